@@ -1,0 +1,72 @@
+// The registry of commands and the parsed-arguments accessors.
+#include "cli/command.hpp"
+
+#include <algorithm>
+
+namespace kiln::cli {
+
+namespace {
+std::vector<Command>& registry() {
+  static std::vector<Command> commands;
+  return commands;
+}
+}  // namespace
+
+Registration::Registration(Command (*make)()) {
+  auto& all = registry();
+  all.push_back(make());
+  std::sort(all.begin(), all.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
+}
+
+const std::vector<Command>& commands() { return registry(); }
+
+const Command* find_command(std::string_view name) {
+  for (const auto& cmd : registry()) {
+    if (cmd.name == name) return &cmd;
+    if (std::find(cmd.aliases.begin(), cmd.aliases.end(), name) != cmd.aliases.end()) return &cmd;
+  }
+  return nullptr;
+}
+
+const std::vector<Option>& global_options() {
+  static const std::vector<Option> options = {
+      {.long_name = "root", .arg = "DIR", .help = "Store root (default $XDG_DATA_HOME/kiln)",
+       .complete = Complete::dir},
+      {.long_name = "runroot", .arg = "DIR", .help = "Runtime state directory (default $XDG_RUNTIME_DIR/kiln)",
+       .complete = Complete::dir},
+      {.long_name = "storage-driver", .arg = "DRIVER", .help = "Snapshot driver",
+       .complete = Complete::choice, .choices = {"overlay", "fuse-overlayfs", "vfs"}},
+      {.long_name = "log-level", .arg = "LEVEL", .help = "Diagnostics on stderr",
+       .complete = Complete::choice, .choices = {"error", "warn", "info", "debug"}, .default_value = "warn"},
+  };
+  return options;
+}
+
+bool Args::given(std::string_view name) const {
+  return std::any_of(values_.begin(), values_.end(), [&](const Value& v) { return v.name == name; });
+}
+
+bool Args::flag(std::string_view name) const {
+  auto value = get(name);
+  return value && (*value == "true" || *value == "1");
+}
+
+std::optional<std::string> Args::get(std::string_view name) const {
+  for (auto it = values_.rbegin(); it != values_.rend(); ++it)
+    if (it->name == name) return it->value;
+  return std::nullopt;
+}
+
+std::string Args::get_or(std::string_view name, std::string_view fallback) const {
+  auto value = get(name);
+  return value ? *value : std::string(fallback);
+}
+
+std::vector<std::string> Args::all(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const auto& v : values_)
+    if (v.name == name) out.push_back(v.value);
+  return out;
+}
+
+}  // namespace kiln::cli
