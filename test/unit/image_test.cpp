@@ -1,0 +1,2 @@
+// image: references, manifests, configs, --change, inspect output.
+#include <doctest/doctest.h>
