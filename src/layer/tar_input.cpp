@@ -1,0 +1,130 @@
+// The two chained libarchive readers behind TarInput, with their hashing callbacks.
+#include "layer/tar_input.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace kiln::layer {
+
+struct TarInput::State {
+  util::Fd fd;
+  struct archive* outer = nullptr;
+  struct archive* inner = nullptr;
+  util::Sha256 blob_hash;
+  util::Sha256 tar_hash;
+  std::uint64_t blob_bytes = 0;
+  std::uint64_t tar_bytes = 0;
+  bool outer_eof = false;
+  std::vector<char> blob_buf = std::vector<char>(1 << 16);
+  std::vector<char> tar_buf = std::vector<char>(1 << 16);
+  std::string callback_error;
+
+  ~State() {
+    if (inner) archive_read_free(inner);
+    if (outer) archive_read_free(outer);
+  }
+};
+
+namespace {
+
+la_ssize_t read_blob(struct archive* a, void* data, const void** buffer) {
+  auto* s = static_cast<TarInput::State*>(data);
+  for (;;) {
+    ssize_t n = ::read(s->fd.get(), s->blob_buf.data(), s->blob_buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      archive_set_error(a, errno, "read layer stream");
+      return -1;
+    }
+    s->blob_hash.update(s->blob_buf.data(), static_cast<std::size_t>(n));
+    s->blob_bytes += static_cast<std::uint64_t>(n);
+    *buffer = s->blob_buf.data();
+    return n;
+  }
+}
+
+la_ssize_t read_tar(struct archive* a, void* data, const void** buffer) {
+  auto* s = static_cast<TarInput::State*>(data);
+  if (s->outer_eof) return 0;
+  la_ssize_t n = archive_read_data(s->outer, s->tar_buf.data(), s->tar_buf.size());
+  if (n < 0) {
+    const char* why = archive_error_string(s->outer);
+    archive_set_error(a, EIO, "decompress: %s", why ? why : "error");
+    return -1;
+  }
+  if (n == 0) s->outer_eof = true;
+  s->tar_hash.update(s->tar_buf.data(), static_cast<std::size_t>(n));
+  s->tar_bytes += static_cast<std::uint64_t>(n);
+  *buffer = s->tar_buf.data();
+  return n;
+}
+
+}  // namespace
+
+TarInput::TarInput(util::Fd fd) : state_(std::make_unique<State>()) {
+  auto& s = *state_;
+  s.fd = fd;
+  s.outer = archive_read_new();
+  s.inner = archive_read_new();
+  if (!s.outer || !s.inner) throw Error("libarchive: out of memory");
+  // Only in-process decompressors: archive_read_support_filter_all would also enable
+  // filters that run external programs (lrzip, lzop...) on untrusted input. OCI
+  // layers are gzip or zstd; docker import also accepts bzip2 and xz.
+  archive_read_support_filter_gzip(s.outer);
+  archive_read_support_filter_zstd(s.outer);
+  archive_read_support_filter_bzip2(s.outer);
+  archive_read_support_filter_xz(s.outer);
+  archive_read_support_format_raw(s.outer);
+  archive_read_support_format_empty(s.outer);
+  if (archive_read_open(s.outer, &s, nullptr, read_blob, nullptr) != ARCHIVE_OK)
+    fail(ErrorKind::invalid_input, "read layer: {}", archive_error_string(s.outer));
+  struct archive_entry* raw = nullptr;
+  int r = archive_read_next_header(s.outer, &raw);
+  if (r == ARCHIVE_EOF) s.outer_eof = true;  // empty blob: no tar at all
+  else if (r != ARCHIVE_OK)
+    fail(ErrorKind::invalid_input, "read layer: {}", archive_error_string(s.outer));
+
+  // tar covers ustar, pax, GNU and v7 headers; no other archive format is a layer.
+  archive_read_support_format_tar(s.inner);
+  archive_read_support_format_empty(s.inner);
+  if (archive_read_open(s.inner, &s, nullptr, read_tar, nullptr) != ARCHIVE_OK)
+    fail(ErrorKind::invalid_input, "read layer: {}", error_text());
+}
+
+TarInput::~TarInput() = default;
+
+struct archive* TarInput::tar() noexcept { return state_->inner; }
+
+void TarInput::finish() {
+  auto& s = *state_;
+  // The tar reader stops at the end-of-archive blocks; the diff id covers the whole
+  // decompressed stream and the blob digest every byte of the blob.
+  const void* ignored;
+  while (!s.outer_eof) {
+    if (read_tar(s.inner, &s, &ignored) < 0)
+      fail(ErrorKind::invalid_input, "read layer: {}", error_text());
+  }
+  for (;;) {
+    la_ssize_t n = read_blob(s.outer, &s, &ignored);
+    if (n < 0) throw util::sys_error("read layer stream");
+    if (n == 0) break;
+  }
+}
+
+util::Digest TarInput::blob_digest() { return state_->blob_hash.finish(); }
+util::Digest TarInput::diff_id() { return state_->tar_hash.finish(); }
+std::uint64_t TarInput::compressed_size() const noexcept { return state_->blob_bytes; }
+std::uint64_t TarInput::uncompressed_size() const noexcept { return state_->tar_bytes; }
+
+std::string TarInput::error_text() {
+  const char* inner = archive_error_string(state_->inner);
+  return inner ? inner : "unknown error";
+}
+
+}  // namespace kiln::layer
