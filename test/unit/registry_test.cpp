@@ -1,0 +1,3 @@
+// registry: placeholder
+#include <doctest/doctest.h>
+TEST_CASE("x") {}
