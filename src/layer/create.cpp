@@ -123,13 +123,11 @@ private:
     archive_entry_set_uid(entry_, st.st_uid);
     archive_entry_set_gid(entry_, st.st_gid);
     if (S_ISREG(st.st_mode)) archive_entry_set_size(entry_, st.st_size);
+    // Whole seconds, as Docker writes them: sub-second times would need a pax
+    // record per entry and no image tool relies on them.
     std::int64_t sec = st.st_mtim.tv_sec;
-    long nsec = st.st_mtim.tv_nsec;
-    if (options_.source_date_epoch && sec >= *options_.source_date_epoch) {
-      sec = *options_.source_date_epoch;
-      nsec = 0;
-    }
-    archive_entry_set_mtime(entry_, sec, nsec);
+    if (options_.source_date_epoch && sec > *options_.source_date_epoch) sec = *options_.source_date_epoch;
+    archive_entry_set_mtime(entry_, sec, 0);
   }
 
   void add_xattrs(util::Fd fd, const std::string& path) {

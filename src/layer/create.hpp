@@ -1,7 +1,7 @@
 // Creating layer tarballs from directories: a whole tree (an overlay upper dir
 // or an extracted rootfs), or only the changes diff_trees found (vfs). Output is
 // deterministic: pax tar, entries in sorted depth-first order, numeric ids with
-// empty user/group names, only mtimes (optionally clamped), hardlinks by inode.
+// empty user/group names, only mtimes in whole seconds (optionally clamped), hardlinks by inode.
 #pragma once
 
 #include <cstdint>

@@ -89,7 +89,6 @@ int open_by_components(int root, const std::string& clean, int flags) {
 }  // namespace
 
 util::UniqueFd open_dir_in_root(util::Fd root, const std::string& clean, int flags) {
-  if (flags == 0) flags = O_PATH;
   flags |= O_DIRECTORY;
   const char* path = clean.empty() ? "." : clean.c_str();
   int fd = openat2_in_root(root.get(), path, flags);

@@ -7,6 +7,7 @@
 // The final component of a path is never followed.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -26,10 +27,9 @@ std::optional<std::string> clean_entry_path(std::string_view name);
 /// Splits a clean path into parent ("" for the root) and last component.
 std::pair<std::string, std::string> split_parent(const std::string& clean);
 
-/// Opens the directory at a clean relative path beneath root (O_PATH unless
-/// flags say otherwise), resolving symlinks inside the root only. Throws
+/// Opens the directory at a clean relative path beneath root (O_PATH, or flags), resolving symlinks inside the root only. Throws
 /// std::system_error (ENOENT, ENOTDIR, EXDEV...) naming the path.
-util::UniqueFd open_dir_in_root(util::Fd root, const std::string& clean, int flags = 0);
+util::UniqueFd open_dir_in_root(util::Fd root, const std::string& clean, int flags = O_PATH);
 
 /// Like open_dir_in_root, but creates missing directories (mode 0755, owned by the
 /// caller) one component at a time, as Docker does for parents a tar does not list.
