@@ -43,18 +43,48 @@ std::vector<IdRange> parse_id_map(std::string_view text);
 /// Maps a container id to the host id through ranges; nullopt when unmapped.
 std::optional<std::uint32_t> to_host(const std::vector<IdRange>& ranges, std::uint32_t container_id);
 
+/// How enter() will set up the namespace for a non-root user: the map, whether the setuid
+/// helpers write it, and the one warning to print when falling back to a single id.
+struct EntryPlan {
+  IdMap map;
+  bool use_helpers = false;  // newuidmap/newgidmap; false: write the single-id map ourselves
+  std::string warning;       // empty when there is nothing to say
+};
+
+/// Decides the entry plan from the user's subid files' text and which helper programs
+/// exist (empty path: not found). Pure: no system calls.
+EntryPlan plan_entry(uid_t uid, gid_t gid, std::string_view user_name, std::string_view subuid_text,
+                     std::string_view subgid_text, const std::string& newuidmap_path,
+                     const std::string& newgidmap_path);
+
+/// plan_entry for this user, reading /etc/subuid, /etc/subgid, the password database
+/// (getpwuid, not $USER) and $PATH.
+EntryPlan plan_entry_for(uid_t uid, gid_t gid);
+
+/// The full path of an executable found in $PATH (a standard list when unset); empty if none.
+std::string find_program(std::string_view name);
+
+/// The environment variable that marks kiln's child processes as already inside; its
+/// value names the user and mount namespaces so a stale copy is not trusted.
+inline constexpr const char* kInsideEnv = "KILN_USERNS_INSIDE";
+
 /// Enters kiln's namespaces (idempotent: inside already, it returns at once). Must be
 /// called while the process is single-threaded. Throws kiln::Error with a hint when
-/// user namespaces are disabled.
+/// user namespaces are disabled. Sets kInsideEnv for child processes.
 void enter();
 
 /// True once enter() has put this process into kiln's namespaces (or it was inherited).
 bool inside();
 
+/// The invoking user's uid on the host: getuid() outside, the host id of 0 inside kiln's
+/// namespace (so "am I rootless?" has the same answer before and after enter()).
+uid_t host_uid();
+
 /// The id map in force for this process (/proc/self/uid_map, gid_map).
 IdMap current_map();
 
-/// The map kiln would use for the invoking user (from /etc/subuid, /etc/subgid).
+/// The map kiln would use for the invoking user (from /etc/subuid, /etc/subgid); the user
+/// is looked up by uid (getpwuid), and inside kiln's namespace the host uid is used.
 IdMap planned_map_for_invoking_user();
 
 }  // namespace kiln::userns
