@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "snapshot/drivers.hpp"
+#include "snapshot/program.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -55,26 +56,51 @@ void validate_plan(const SnapshotPlan& plan, std::string_view driver) {
       fail(ErrorKind::invalid_input, "snapshot upper {} is also a lower", plan.upper.string());
 }
 
+namespace {
+
+// umount2 inside our mount namespace; a fuse mount made outside one (fuse-overlayfs
+// run by an unprivileged user goes through the setuid fusermount3) needs fusermount3.
+void detach(const fs::path& target) {
+  if (::umount2(target.c_str(), MNT_DETACH) == 0) return;
+  int error = errno;
+  if (error == EPERM) {
+    try {
+      if (run_program("fusermount3", {"fusermount3", "-u", "-z", target.string()}, {}).first == 0) return;
+    } catch (const std::exception&) {
+      // fall through to the umount2 error, which names the real problem
+    }
+  }
+  throw util::sys_error_code(error, "umount {}", target.string());
+}
+
+}  // namespace
+
 MountedSnapshot::MountedSnapshot(MountedSnapshot&& other) noexcept
     : target_(std::move(other.target_)), mounted_(std::exchange(other.mounted_, false)) {}
 
 MountedSnapshot& MountedSnapshot::operator=(MountedSnapshot&& other) noexcept {
   if (this != &other) {
-    if (mounted_) ::umount2(target_.c_str(), MNT_DETACH);
+    reset();
     target_ = std::move(other.target_);
     mounted_ = std::exchange(other.mounted_, false);
   }
   return *this;
 }
 
-MountedSnapshot::~MountedSnapshot() {
-  if (mounted_) ::umount2(target_.c_str(), MNT_DETACH);
+MountedSnapshot::~MountedSnapshot() { reset(); }
+
+void MountedSnapshot::reset() noexcept {
+  try {
+    unmount();
+  } catch (const std::exception& e) {
+    util::warn("{}", util::describe(e));
+  }
 }
 
 void MountedSnapshot::unmount() {
   if (!mounted_) return;
   mounted_ = false;
-  if (::umount2(target_.c_str(), MNT_DETACH) < 0) throw util::sys_error("umount {}", target_.string());
+  detach(target_);
 }
 
 fs::path MountedSnapshot::release() noexcept {

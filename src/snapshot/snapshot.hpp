@@ -9,7 +9,10 @@
 // Layer directory contract (the same for all three drivers, so the store keeps one
 // layout whatever the driver): a layer dir holds ONLY its own diff, in kernel
 // overlay format as seen with `userxattr`:
-//   - a deleted path is a character device 0/0 of the same name (a whiteout);
+//   - a deleted path is a character device 0/0 of the same name (a whiteout); where
+//     mknod is refused, layer extraction writes an empty file with the xattr
+//     user.overlay.whiteout = "y" and its parent gets user.overlay.opaque = "x"
+//     (kernel overlay >= 6.7 and vfs honour that; fuse-overlayfs 1.10 does not);
 //   - an opaque directory (hides everything below it in lower layers) carries the
 //     xattr user.overlay.opaque = "y";
 //   - no `.wh.*` files: layer extraction converts tar whiteouts into the above.
@@ -74,12 +77,15 @@ public:
   const fs::path& target() const noexcept { return target_; }
   /// True while this object is responsible for an unmount.
   bool mounted() const noexcept { return mounted_; }
-  /// Unmounts now (MNT_DETACH); throws std::system_error naming target.
+  /// Unmounts now (umount2 MNT_DETACH; fusermount3 -u -z where umount2 is not
+  /// permitted, i.e. a fuse mount made outside a user namespace); throws naming target.
   void unmount();
   /// Keeps the mount beyond this object's life; returns the target.
   fs::path release() noexcept;
 
 private:
+  void reset() noexcept;  // unmount, warning instead of throwing
+
   fs::path target_;
   bool mounted_ = false;
 };

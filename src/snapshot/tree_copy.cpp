@@ -39,6 +39,19 @@ constexpr const char* kOpaqueXattrs[] = {"user.overlay.opaque", "trusted.overlay
                                          "user.fuseoverlayfs.opaque"};
 constexpr std::string_view kOpaqueFile = ".wh..wh..opq";
 
+// An xattr whiteout (what layer extraction writes where mknod is refused): an empty
+// regular file with overlay.whiteout = "y".
+bool is_xattr_whiteout(int dir_fd, const std::string& name, const struct stat& st) {
+  if (!S_ISREG(st.st_mode) || st.st_size != 0) return false;
+  UniqueFd fd(util::adopt, ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return false;
+  for (const char* xattr : {"user.overlay.whiteout", "trusted.overlay.whiteout"}) {
+    char value[2] = {};
+    if (::fgetxattr(fd.get(), xattr, value, sizeof value) == 1 && value[0] == 'y') return true;
+  }
+  return false;
+}
+
 bool is_private_xattr(std::string_view name) {
   return name.starts_with("user.overlay.") || name.starts_with("trusted.overlay.") ||
          name.starts_with("user.fuseoverlayfs.");
@@ -169,7 +182,7 @@ private:
     if (::fstatat(src_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) throw util::sys_error("stat");
     struct stat old;
     bool exists = ::fstatat(dst_dir, name.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0;
-    if (is_whiteout_mode(st.st_mode, st.st_rdev)) {
+    if (is_whiteout_mode(st.st_mode, st.st_rdev) || is_xattr_whiteout(src_dir, name, st)) {
       if (exists) remove_entry(dst_dir, name);
       return;
     }

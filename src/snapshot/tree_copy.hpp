@@ -1,5 +1,6 @@
-// Applying one layer directory (its own diff, overlay format: char 0/0 whiteouts,
-// user.overlay.opaque directories) on top of a destination tree, as vfs needs it.
+// Applying one layer directory (its own diff, overlay format: char 0/0 whiteouts or
+// empty files with overlay.whiteout=y, directories with overlay.opaque=y) on top of a
+// destination tree, as vfs needs it.
 // Everything is copied: modes, owners, xattrs, symlinks, hardlinks within the
 // layer, special files, timestamps; file data by reflink (FICLONE) when the file
 // system can, else copy_file_range, else read/write.

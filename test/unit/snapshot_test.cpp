@@ -307,6 +307,24 @@ TEST_CASE("vfs applies three layers with whiteouts and opaque dirs") {
   CHECK(read(plan.target / "mine") == "kept");
 }
 
+TEST_CASE("vfs honours xattr whiteouts and skips opaque markers") {
+  util::TempDir dir(temp_parent(), "kiln-snapshot-");
+  fs::path l1 = dir.path() / "l1", l2 = dir.path() / "l2";
+  write(l2 / "etc/gone", "x");
+  write(l2 / "etc/kept", "x");
+  write(l1 / "etc/gone", "");
+  REQUIRE(::setxattr((l1 / "etc/gone").c_str(), "user.overlay.whiteout", "y", 1, 0) == 0);
+  REQUIRE(::setxattr((l1 / "etc").c_str(), "user.overlay.opaque", "x", 1, 0) == 0);  // "holds xattr whiteouts"
+  write(l1 / "etc/empty", "");
+  SnapshotPlan plan = plan_in(dir.path(), {l1, l2});
+  make_snapshotter("vfs")->mount(plan);
+  CHECK_FALSE(fs::exists(plan.target / "etc/gone"));
+  CHECK(fs::exists(plan.target / "etc/kept"));  // opaque=x is not opaque
+  CHECK(fs::exists(plan.target / "etc/empty"));
+  char value[2];
+  CHECK(::getxattr((plan.target / "etc").c_str(), "user.overlay.opaque", value, sizeof value) < 0);
+}
+
 TEST_CASE("vfs copies preserve modes, times, xattrs, symlinks and hardlinks") {
   util::TempDir dir(temp_parent(), "kiln-snapshot-");
   fs::path l1 = dir.path() / "l1", l2 = dir.path() / "l2";
@@ -353,6 +371,19 @@ TEST_CASE("vfs copies preserve modes, times, xattrs, symlinks and hardlinks") {
   CHECK(fs::exists(t / "ro/more"));
   ::chmod((l2 / "ro").c_str(), 0755);  // let TempDir clean up
   ::chmod((l1 / "ro").c_str(), 0755);
+}
+
+TEST_CASE("probe outside any namespace falls back and leaves no mount behind") {
+  if (::geteuid() == 0) {
+    MESSAGE("SKIPPED (not a pass): as root outside a namespace the probe would mount on the host");
+    return;
+  }
+  util::TempDir dir(temp_parent(), "kiln-snapshot-");
+  std::string name = probe_driver(dir.path() / "probe");
+  CHECK(name != "overlay");  // an unprivileged user may not mount overlay outside a userns
+  MESSAGE("probe outside a namespace chose " << name);
+  CHECK(util::read_file("/proc/self/mountinfo").find(dir.path().string()) == std::string::npos);
+  CHECK(fs::is_empty(dir.path() / "probe"));
 }
 
 TEST_SUITE("userns") {
