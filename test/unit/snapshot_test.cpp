@@ -162,8 +162,10 @@ void mount_three_layers(std::string_view driver_name, const fs::path& root) {
   auto driver = make_snapshotter(driver_name);
   SnapshotPlan plan = plan_in(root, make_three_layers(root));
   write(plan.upper / "a", "upper");
+  fs::path cwd = fs::current_path();
   {
     MountedSnapshot mounted = driver->mount(plan);
+    expect(fs::current_path() == cwd, "the working directory restored after mounting");
     expect(mounted.mounted(), "a mount");
     check_three_layers(plan.target, true);
     write(plan.target / "written", "w");
@@ -387,6 +389,11 @@ TEST_CASE("probe outside any namespace falls back and leaves no mount behind") {
 }
 
 TEST_SUITE("userns") {
+  TEST_CASE("a failure inside the namespace child is reported") {
+    std::string result = in_userns([] { expect(false, "this to fail"); });
+    if (!result.starts_with("SKIP: ")) CHECK(result == "expected this to fail");
+  }
+
   TEST_CASE("overlay: three lowers, upper wins, whiteout, opaque, write lands in upper") {
     util::TempDir dir(temp_parent(), "kiln-snapshot-");
     report(in_userns([&] { mount_three_layers("overlay", dir.path()); }));
