@@ -1,0 +1,226 @@
+// The parent's side of a container: prepare everything the child needs, clone,
+// let the caller hook in, say go, collect the pty and the error pipe's verdict.
+// Then, for run(), one poll loop over a signalfd and the terminal.
+#include "runtime/container.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "runtime/container_setup.hpp"
+#include "runtime/terminal.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/text.hpp"
+
+namespace kiln::runtime {
+namespace {
+
+struct Pipe {
+  util::UniqueFd read;
+  util::UniqueFd write;
+};
+
+Pipe make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) throw util::sys_error("pipe2");
+  return {util::UniqueFd{util::adopt, fds[0]}, util::UniqueFd{util::adopt, fds[1]}};
+}
+
+/// The container's $PATH (from its env, else Docker's default), split for the lookup.
+std::vector<std::string> path_dirs(const std::vector<std::string>& env) {
+  std::string path = kDefaultPath;
+  for (const auto& entry : env)
+    if (entry.starts_with("PATH=")) path = entry.substr(5);
+  return util::split(path, ':');
+}
+
+std::optional<SeccompPlan> prepare_seccomp(const ContainerSpec& spec, const CapabilitySet& caps) {
+  SeccompContext context;
+  context.caps = caps;
+  context.kernel = running_kernel_version();
+  context.single_id = spec.single_id;
+  switch (spec.seccomp.mode) {
+    case SeccompChoice::Mode::unconfined:
+      return std::nullopt;
+    case SeccompChoice::Mode::profile_file:
+      return plan_seccomp(parse_seccomp_profile(util::read_file(spec.seccomp.path), spec.seccomp.path), context);
+    case SeccompChoice::Mode::default_profile:
+      break;
+  }
+  return plan_seccomp(default_seccomp_profile(), context);
+}
+
+/// Waits for a child, retrying EINTR; the raw wait status.
+int wait_for(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw util::sys_error("waitpid {}", pid);
+  return status;
+}
+
+}  // namespace
+
+int docker_exit_status(int wait_status) noexcept {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 255;
+}
+
+ContainerProcess::ContainerProcess(ContainerProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), terminal_(std::move(other.terminal_)), status_(other.status_) {}
+
+ContainerProcess::~ContainerProcess() {
+  if (pid_ <= 0 || status_) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+int ContainerProcess::wait() {
+  if (!status_) status_ = docker_exit_status(wait_for(pid_));
+  return *status_;
+}
+
+std::optional<int> ContainerProcess::try_wait() {
+  if (status_) return status_;
+  int status = 0;
+  pid_t done = ::waitpid(pid_, &status, WNOHANG);
+  if (done < 0 && errno != EINTR) throw util::sys_error("waitpid {}", pid_);
+  if (done == pid_) status_ = docker_exit_status(status);
+  return status_;
+}
+
+void ContainerProcess::kill(int sig) noexcept {
+  if (pid_ > 0 && !status_) ::kill(pid_, sig);
+}
+
+ContainerProcess start(const ContainerSpec& spec, StartOptions options) {
+  // Everything that can fail or allocate happens here, before clone.
+  CapabilitySet caps = compute_capabilities(spec.capabilities);
+  ChildArgs args;
+  args.spec = &spec;
+  args.capabilities = plan_capabilities(caps, spec.user.uid);
+  args.seccomp = prepare_seccomp(spec, caps);
+  args.path_dirs = path_dirs(spec.env);
+  args.stdio[0] = options.stdio.in.get();
+  args.stdio[1] = options.stdio.out.get();
+  args.stdio[2] = options.stdio.err.get();
+  if (spec.args.empty()) fail(ErrorKind::invalid_input, "no command specified");
+
+  Pipe sync = make_pipe();
+  Pipe errors = make_pipe();
+  util::UniqueFd terminal_parent, terminal_child;
+  if (spec.tty) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) throw util::sys_error("socketpair");
+    terminal_parent = util::UniqueFd{util::adopt, pair[0]};
+    terminal_child = util::UniqueFd{util::adopt, pair[1]};
+  }
+  args.sync_fd = sync.read.get();
+  args.error_fd = errors.write.get();
+  args.terminal_fd = terminal_child.get();
+
+  unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  if (spec.network == NetworkMode::none) flags |= CLONE_NEWNET;
+  // Raw clone without a stack behaves like fork: the child runs on a copy of ours.
+  long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) throw util::sys_error("clone the container");
+  if (pid == 0) {
+    sync.write.reset();
+    errors.read.reset();
+    terminal_parent.reset();
+    container_main(args);
+  }
+  ContainerProcess process(static_cast<pid_t>(pid), {});
+  sync.read.reset();
+  errors.write.reset();
+  terminal_child.reset();
+
+  if (options.before_start) options.before_start(process.pid());
+  util::write_all(sync.write, "g");
+  sync.write.reset();
+  util::UniqueFd master;
+  if (spec.tty) master = receive_fd(terminal_parent);
+  try {
+    read_child_error(errors.read);
+  } catch (...) {
+    process.wait();
+    throw;
+  }
+  process.terminal_ = std::move(master);
+  return process;
+}
+
+int run(const ContainerSpec& spec) {
+  // Block the forwarded signals (and SIGCHLD) for a signalfd; the child unblocks its own.
+  sigset_t forwarded;
+  sigemptyset(&forwarded);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD}) sigaddset(&forwarded, sig);
+  sigset_t saved;
+  ::sigprocmask(SIG_BLOCK, &forwarded, &saved);
+  struct RestoreMask {
+    sigset_t mask;
+    ~RestoreMask() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{saved};
+  util::UniqueFd signals{util::adopt, ::signalfd(-1, &forwarded, SFD_CLOEXEC)};
+  if (!signals) throw util::sys_error("signalfd");
+
+  ContainerProcess process = start(spec);
+  util::Fd master = process.terminal();
+  std::optional<RawTerminal> raw;
+  if (master) {
+    if (::isatty(STDIN_FILENO)) raw.emplace(util::Fd(STDIN_FILENO));
+    copy_window_size(util::Fd(STDIN_FILENO), master);
+  }
+
+  bool read_stdin = master && spec.stdin_open;
+  char buffer[16384];
+  auto pump = [&buffer](util::Fd from, util::Fd to) {  // false at EOF or EIO
+    ssize_t n = ::read(from.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) return true;
+    if (n <= 0) return false;
+    try {
+      util::write_all(to, std::string_view(buffer, static_cast<std::size_t>(n)));
+    } catch (const std::exception&) {
+    }
+    return true;
+  };
+  bool master_open = static_cast<bool>(master);
+  for (;;) {
+    struct pollfd fds[3] = {{signals.get(), POLLIN, 0}, {master.get(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    nfds_t count = master_open ? (read_stdin ? 3 : 2) : 1;
+    if (::poll(fds, count, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw util::sys_error("poll");
+    }
+    if (count > 1 && fds[1].revents) master_open = pump(master, util::Fd(STDOUT_FILENO));
+    if (count > 2 && fds[2].revents && !pump(util::Fd(STDIN_FILENO), master)) read_stdin = false;
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo info {};
+      if (::read(signals.get(), &info, sizeof info) != sizeof info) continue;
+      int sig = static_cast<int>(info.ssi_signo);
+      if (sig == SIGCHLD) {
+        if (!process.try_wait()) continue;
+        // Drain what the command wrote before it exited.
+        while (master_open && ::poll(fds + 1, 1, 0) > 0 && pump(master, util::Fd(STDOUT_FILENO))) {
+        }
+        return process.wait();
+      }
+      // With a tty, the kernel itself signals the foreground group on a resize.
+      if (sig == SIGWINCH && master) copy_window_size(util::Fd(STDIN_FILENO), master);
+      else process.kill(sig);
+    }
+  }
+}
+
+}  // namespace kiln::runtime

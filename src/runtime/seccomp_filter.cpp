@@ -1,0 +1,99 @@
+// Loading a SeccompPlan into the kernel with libseccomp. Syscall names an
+// architecture does not have are skipped, as runc does, so one profile serves
+// every architecture.
+#include <seccomp.h>
+
+#include <algorithm>
+#include <memory>
+#include <type_traits>
+
+#include "runtime/seccomp_profile.hpp"
+#include "util/error.hpp"
+
+namespace kiln::runtime {
+namespace {
+
+std::uint32_t to_libseccomp(SeccompAction action, int errno_ret) {
+  switch (action) {
+    case SeccompAction::allow: return SCMP_ACT_ALLOW;
+    case SeccompAction::errno_return: return SCMP_ACT_ERRNO(static_cast<std::uint32_t>(errno_ret));
+    case SeccompAction::kill_thread: return SCMP_ACT_KILL_THREAD;
+    case SeccompAction::kill_process: return SCMP_ACT_KILL_PROCESS;
+    case SeccompAction::trap: return SCMP_ACT_TRAP;
+    case SeccompAction::trace: return SCMP_ACT_TRACE(static_cast<std::uint32_t>(errno_ret));
+    case SeccompAction::log: return SCMP_ACT_LOG;
+  }
+  return SCMP_ACT_KILL_PROCESS;
+}
+
+scmp_compare to_libseccomp(SeccompArg::Op op) {
+  switch (op) {
+    case SeccompArg::Op::ne: return SCMP_CMP_NE;
+    case SeccompArg::Op::lt: return SCMP_CMP_LT;
+    case SeccompArg::Op::le: return SCMP_CMP_LE;
+    case SeccompArg::Op::eq: return SCMP_CMP_EQ;
+    case SeccompArg::Op::ge: return SCMP_CMP_GE;
+    case SeccompArg::Op::gt: return SCMP_CMP_GT;
+    case SeccompArg::Op::masked_eq: return SCMP_CMP_MASKED_EQ;
+  }
+  return SCMP_CMP_EQ;
+}
+
+scmp_arg_cmp to_libseccomp(const SeccompArg& arg) {
+  scmp_arg_cmp cmp{};
+  cmp.arg = arg.index;
+  cmp.op = to_libseccomp(arg.op);
+  cmp.datum_a = arg.value;
+  cmp.datum_b = arg.value_two;
+  return cmp;
+}
+
+void add_rule(scmp_filter_ctx ctx, int number, std::uint32_t action, const std::vector<SeccompArg>& args,
+              const std::string& name) {
+  std::vector<scmp_arg_cmp> conditions;
+  for (const auto& arg : args) conditions.push_back(to_libseccomp(arg));
+  int rc = seccomp_rule_add_array(ctx, action, number, static_cast<unsigned>(conditions.size()),
+                                  conditions.empty() ? nullptr : conditions.data());
+  if (rc < 0) throw util::sys_error_code(-rc, "seccomp_rule_add {}", name);
+}
+
+/// True when two conditions of a rule test the same argument: libseccomp cannot AND
+/// those, and runc then adds each condition as a rule of its own (OR).
+bool repeats_an_index(const std::vector<SeccompArg>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i)
+    for (std::size_t j = i + 1; j < args.size(); ++j)
+      if (args[i].index == args[j].index) return true;
+  return false;
+}
+
+}  // namespace
+
+void load_seccomp(const SeccompPlan& plan) {
+  using Context = std::unique_ptr<void, decltype([](void* c) { seccomp_release(c); })>;
+  std::uint32_t default_action = to_libseccomp(plan.default_action, plan.default_errno);
+  Context ctx(seccomp_init(default_action));
+  if (!ctx) throw util::sys_error("seccomp_init");
+  for (const auto& arch_name : plan.architectures) {
+    std::uint32_t arch = seccomp_arch_resolve_name(arch_name.c_str());
+    if (arch == 0) fail(ErrorKind::invalid_input, "seccomp: unknown architecture \"{}\"", arch_name);
+    if (arch == seccomp_arch_native()) continue;
+    int rc = seccomp_arch_add(ctx.get(), arch);
+    if (rc < 0 && rc != -EEXIST) throw util::sys_error_code(-rc, "seccomp_arch_add {}", arch_name);
+  }
+  for (const auto& rule : plan.rules) {
+    int number = seccomp_syscall_resolve_name(rule.syscall.c_str());
+    if (number == __NR_SCMP_ERROR) continue;
+    std::uint32_t action = to_libseccomp(rule.action, rule.errno_ret);
+    // libseccomp refuses rules that repeat the default action; they change nothing.
+    if (action == default_action) continue;
+    if (repeats_an_index(rule.args)) {
+      for (const auto& arg : rule.args) add_rule(ctx.get(), number, action, {arg}, rule.syscall);
+    } else {
+      add_rule(ctx.get(), number, action, rule.args, rule.syscall);
+    }
+  }
+  int rc = seccomp_load(ctx.get());
+  if (rc < 0) throw util::sys_error_code(-rc, "seccomp_load");
+}
+
+}  // namespace kiln::runtime
