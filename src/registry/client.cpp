@@ -284,7 +284,8 @@ std::vector<std::string> RegistryClient::list_tags(std::string_view repository) 
 
 std::vector<std::string> RegistryClient::catalog(std::size_t limit) {
   std::vector<std::string> names;
-  std::size_t page = limit == 0 || limit > 100 ? 100 : limit;
+  std::size_t page = options_.page_size == 0 ? 100 : options_.page_size;
+  if (limit != 0 && limit < page) page = limit;
   Call call{"GET", fmt::format("/v2/_catalog?n={}", page)};
   call.scopes = {"registry:catalog:*"};
   for (std::string next = call.url; !next.empty() && (limit == 0 || names.size() < limit);) {

@@ -49,6 +49,8 @@ struct RegistryOptions {
   std::filesystem::path auth_file;
   /// Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size.
   std::uint64_t chunk_size = 32u << 20;
+  /// Entries asked per page of /v2/_catalog (n=).
+  std::size_t page_size = 100;
   HttpOptions http;
 };
 
