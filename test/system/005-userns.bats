@@ -3,6 +3,8 @@
 # /etc/subuid range (or a single id with one warning when it has none), and the
 # command's exit status comes back unchanged.
 
+# kiln-test-runs: single-id
+
 load helpers
 
 @test "unshare: uid 0 maps to the invoking user, 1 to the subuid range" {
