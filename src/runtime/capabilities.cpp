@@ -55,7 +55,8 @@ CapabilitySet parse_list(const std::vector<std::string>& names) {
   return set;
 }
 
-/// The kernel's highest capability: bits above it cannot be dropped or set.
+}  // namespace
+
 int kernel_last_capability() {
   auto text = util::try_read_file("/proc/sys/kernel/cap_last_cap");
   if (!text) return kLastKnownCapability;
@@ -65,8 +66,6 @@ int kernel_last_capability() {
     return kLastKnownCapability;
   }
 }
-
-}  // namespace
 
 std::vector<std::string> CapabilitySet::names() const {
   std::vector<std::string> out;
@@ -120,7 +119,7 @@ CapabilityPlan plan_capabilities(CapabilitySet set, uid_t uid) {
 
 void apply_capabilities(const CapabilityPlan& plan) {
   using CapHandle = std::unique_ptr<std::remove_pointer_t<cap_t>, decltype([](cap_t c) { cap_free(c); })>;
-  int last = kernel_last_capability();
+  int last = plan.last;
 
   // After a setuid to non-root (with PR_SET_KEEPCAPS) only the permitted set survives:
   // raise the effective set from it so the bounding-set drops below are allowed.

@@ -51,8 +51,14 @@ struct CapabilityPlan {
   CapabilitySet effective;
   CapabilitySet permitted;
   CapabilitySet inheritable;
+  /// The kernel's highest capability (kernel_last_capability()), read before the
+  /// container's /proc/sys exists.
+  int last = kLastKnownCapability;
 };
 CapabilityPlan plan_capabilities(CapabilitySet set, uid_t uid);
+
+/// /proc/sys/kernel/cap_last_cap, or kLastKnownCapability when unreadable.
+int kernel_last_capability();
 
 /// Installs a plan in the current process: raises effective to permitted (lost by the
 /// setuid in switch_user), drops every other capability from the bounding set, sets the

@@ -110,6 +110,7 @@ ContainerProcess start(const ContainerSpec& spec, StartOptions options) {
   ChildArgs args;
   args.spec = &spec;
   args.capabilities = plan_capabilities(caps, spec.user.uid);
+  args.capabilities.last = kernel_last_capability();
   args.seccomp = prepare_seccomp(spec, caps);
   args.path_dirs = path_dirs(spec.env);
   args.stdio[0] = options.stdio.in.get();

@@ -171,9 +171,9 @@ void mount_proc_dev_sys(util::Fd root, NetworkMode network) {
       util::debug("sysfs refused, binding the host's /sys: {}", util::describe(e));
     }
   }
-  auto sys = open_target(root, "sys", Kind::directory);
-  mount_or_throw("/sys", fd_path(sys), nullptr, MS_BIND | MS_REC, {}, "/sys");
-  remount_read_only(fd_path(sys));
+  mount_in_root(root, "sys", Kind::directory, "/sys", nullptr, MS_BIND | MS_REC);
+  // Reopened: a descriptor taken before the mount names the directory beneath it.
+  remount_read_only(fd_path(open_target(root, "sys", Kind::directory)));
 }
 
 void mount_volumes(util::Fd root, const std::vector<MountSpec>& mounts) {
@@ -193,7 +193,8 @@ void mount_volumes(util::Fd root, const std::vector<MountSpec>& mounts) {
       if (::stat(m->source.c_str(), &source) < 0) throw util::sys_error("stat {}", m->source);
       auto target = open_target(root, m->destination, S_ISDIR(source.st_mode) ? Kind::directory : Kind::file);
       mount_or_throw(m->source.c_str(), fd_path(target), nullptr, MS_BIND | MS_REC, {}, m->destination);
-      if (m->read_only) remount_read_only(fd_path(target));
+      // Reopened: a descriptor taken before the mount names the directory beneath it.
+      if (m->read_only) remount_read_only(fd_path(open_target(root, m->destination, Kind::directory)));
     } catch (...) {
       util::rethrow_with("mount {}", m->destination);
     }
