@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <exception>
 #include <map>
 #include <set>
 
@@ -24,9 +25,23 @@ namespace kiln::layer {
 
 namespace {
 
-la_ssize_t write_callback(struct archive*, void* data, const void* buffer, size_t size) {
-  static_cast<CompressedWriter*>(data)->write(buffer, size);
-  return static_cast<la_ssize_t>(size);
+// What libarchive's write callback writes into; an exception must not unwind
+// through libarchive's C frames, so it is parked here and rethrown after.
+struct Sink {
+  CompressedWriter* writer;
+  std::exception_ptr error;
+};
+
+la_ssize_t write_callback(struct archive* a, void* data, const void* buffer, size_t size) {
+  auto* sink = static_cast<Sink*>(data);
+  try {
+    sink->writer->write(buffer, size);
+    return static_cast<la_ssize_t>(size);
+  } catch (...) {
+    sink->error = std::current_exception();
+    archive_set_error(a, EIO, "write layer output");
+    return -1;
+  }
 }
 
 // Only xattrs that mean something inside an image: user.* and file capabilities.
@@ -39,7 +54,7 @@ bool exported_xattr(std::string_view name) {
 class TarBuilder {
 public:
   TarBuilder(util::Fd out, const CreateOptions& options)
-      : options_(options), writer_(out, options.compression, options.level) {
+      : options_(options), writer_(out, options.compression, options.level), sink_{&writer_, nullptr} {
     tar_ = archive_write_new();
     entry_ = archive_entry_new();
     if (!tar_ || !entry_) throw Error("libarchive: out of memory");
@@ -47,7 +62,7 @@ public:
     archive_write_set_format_pax_restricted(tar_);
     archive_write_add_filter_none(tar_);
     archive_write_set_bytes_in_last_block(tar_, 1);
-    if (archive_write_open(tar_, &writer_, nullptr, write_callback, nullptr) != ARCHIVE_OK) check(ARCHIVE_FATAL);
+    if (archive_write_open(tar_, &sink_, nullptr, write_callback, nullptr) != ARCHIVE_OK) check(ARCHIVE_FATAL);
   }
   ~TarBuilder() {
     archive_entry_free(entry_);
@@ -175,12 +190,14 @@ private:
 
   void check(int r) {
     if (r >= ARCHIVE_WARN) return;
+    if (sink_.error) std::rethrow_exception(sink_.error);
     const char* why = archive_error_string(tar_);
     fail("write tar: {}", why ? why : "error");
   }
 
   const CreateOptions& options_;
   CompressedWriter writer_;
+  Sink sink_;
   struct archive* tar_ = nullptr;
   struct archive_entry* entry_ = nullptr;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
