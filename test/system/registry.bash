@@ -20,9 +20,12 @@
 # registry_curl ARGS...: curl against $REGISTRY with the CA (when TLS) and creds.
 # registry_blob_path DIGEST: the file the registry stores a blob in (to tamper with it).
 
+# The system's python3 (a version manager's shim can add seconds per start).
+REGISTRY_PYTHON=${REGISTRY_PYTHON:-$(if [[ -x /usr/bin/python3 ]]; then echo /usr/bin/python3; else echo python3; fi)}
+
 # A TCP port nobody listens on right now (the kernel picks it).
 registry_free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    "$REGISTRY_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # Waits until URL answers HTTP at all (any status), up to ~15 s.
@@ -70,7 +73,7 @@ start_token_server() {
     local script=${KILN_SOURCE_ROOT:-$BATS_TEST_DIRNAME/../..}/test/system/token-server.py
     rm -f "$dir/token.port"
     TOKEN_LOG=$dir/token.log
-    python3 "$script" --key "$dir/token.key" --cert "$dir/token.crt" --user "$user" \
+    "$REGISTRY_PYTHON" "$script" --key "$dir/token.key" --cert "$dir/token.crt" --user "$user" \
         --port-file "$dir/token.port" --log "$TOKEN_LOG" $anon \
         </dev/null >"$dir/token-server.out" 2>&1 3>&- &
     TOKEN_SERVER_PID=$!

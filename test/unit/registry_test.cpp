@@ -349,10 +349,11 @@ public:
   }
   ~LocalRegistry() {
     for (int pid : pids_) ::kill(pid, SIGTERM);
-    // The processes are not our children (bash started them): wait until they are gone.
+    // The processes are not our children (bash started them): wait until they are gone
+    // or zombies (whoever inherited them may never reap them).
     for (int i = 0; i < 50; ++i) {
       bool alive = false;
-      for (int pid : pids_) alive |= ::kill(pid, 0) == 0;
+      for (int pid : pids_) alive |= running(pid);
       if (!alive) break;
       ::usleep(100000);
     }
@@ -369,6 +370,12 @@ public:
   fs::path cert_dir;
 
 private:
+  static bool running(int pid) {
+    auto stat = util::try_read_file(fmt::format("/proc/{}/stat", pid));
+    if (!stat) return false;
+    auto paren = stat->rfind(')');
+    return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
+  }
   static std::string quote(const std::string& text) {
     std::string out = "'";
     for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
