@@ -77,6 +77,14 @@ void attach_terminal(int socket_fd, const UserIds& user) {
   if (!slave) throw util::sys_error("open pty peer");
   if (::fchown(slave.get(), user.uid, user.gid) < 0) util::debug("chown pty: {}", std::strerror(errno));
   if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) throw util::sys_error("make the pty the controlling terminal");
+  // /dev/console is the container's terminal too, as runc makes it.
+  int number = -1;
+  if (::ioctl(master.get(), TIOCGPTN, &number) == 0) {
+    util::UniqueFd console{util::adopt, ::open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600)};
+    std::string pts = fmt::format("/dev/pts/{}", number);
+    if (!console || ::mount(pts.c_str(), "/dev/console", nullptr, MS_BIND, nullptr) < 0)
+      util::debug("no /dev/console: {}", std::strerror(errno));
+  }
   for (int i = 0; i < 3; ++i)
     if (::dup2(slave.get(), i) < 0) throw util::sys_error("dup2 pty {}", i);
   send_fd(util::Fd(socket_fd), master);

@@ -138,7 +138,7 @@ TEST_CASE("default seccomp plan: allowlist, refusals, cap-gated extras") {
   CHECK(find_rule(plan, "read")->action == SeccompAction::allow);
   for (auto refused : {"keyctl", "add_key", "request_key", "unshare", "mount", "bpf", "perf_event_open",
                        "kexec_load", "open_by_handle_at", "init_module", "swapon", "reboot", "setns"})
-    CHECK_MESSAGE(find_rule(plan, refused) == nullptr, refused);
+    CHECK_MESSAGE(find_rule(plan, refused) == nullptr, std::string(refused));
   CHECK(find_rule(plan, "ptrace") != nullptr);  // kernel >= 4.8
   CHECK(find_rule(plan, "arch_prctl") != nullptr);
   CHECK(find_rule(plan, "chroot") != nullptr);  // CAP_SYS_CHROOT is in the default set
@@ -166,7 +166,7 @@ TEST_CASE("CAP_SYS_ADMIN and friends unlock what Docker unlocks") {
   auto caps = compute_capabilities({{"SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE"}, {}});
   auto plan = plan_seccomp(default_seccomp_profile(), context_with(caps));
   for (auto name : {"mount", "unshare", "setns", "umount2", "bpf", "kcmp", "init_module"})
-    CHECK_MESSAGE(find_rule(plan, name) != nullptr, name);
+    CHECK_MESSAGE(find_rule(plan, name) != nullptr, std::string(name));
   // clone loses its flag condition, clone3 is allowed.
   REQUIRE(count_rules(plan, "clone") == 1);
   CHECK(find_rule(plan, "clone")->args.empty());
@@ -179,7 +179,7 @@ TEST_CASE("single-id mode turns the chown family into successful no-ops") {
   context.single_id = true;
   auto plan = plan_seccomp(default_seccomp_profile(), context);
   for (auto name : {"chown", "fchown", "lchown", "fchownat", "chown32"}) {
-    CHECK_MESSAGE(count_rules(plan, name) == 1, name);
+    CHECK_MESSAGE(count_rules(plan, name) == 1, std::string(name));
     REQUIRE(find_rule(plan, name));
     CHECK(find_rule(plan, name)->action == SeccompAction::errno_return);
     CHECK(find_rule(plan, name)->errno_ret == 0);
@@ -514,7 +514,7 @@ TEST_CASE("USER: ids, groups, and no effective capabilities for non-root") {
 
 TEST_CASE("tty: the command gets a terminal whose master kiln holds") {
   REQUIRE_ROOTFS();
-  auto spec = spec_for({"sh", "-c", "test -t 0 && test -t 1 && echo tty; ls -l /proc/self/fd/1"});
+  auto spec = spec_for({"sh", "-c", "test -t 0 && test -t 1 && echo tty; ls -l /proc/self/fd/1; test -c /dev/console && echo console"});
   spec.tty = true;
   auto process = start(spec);
   REQUIRE(process.terminal());
@@ -525,6 +525,37 @@ TEST_CASE("tty: the command gets a terminal whose master kiln holds") {
   CHECK(process.wait() == 0);
   CHECK(out.starts_with("tty\r\n"));
   CHECK(out.find("/dev/pts/0") != std::string::npos);
+  CHECK(out.find("console") != std::string::npos);
+}
+
+TEST_CASE("run() forwards SIGTERM to the container and returns its status") {
+  REQUIRE_ROOTFS();
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  util::UniqueFd read_end{util::adopt, fds[0]};
+  util::UniqueFd write_end{util::adopt, fds[1]};
+  auto spec = spec_for({"sh", "-c", "trap 'echo got; exit 7' TERM; echo ready; while :; do sleep 0.1; done"});
+  pid_t kiln = ::fork();
+  REQUIRE(kiln >= 0);
+  if (kiln == 0) {  // plays the kiln process: run() in the foreground with stdout on the pipe
+    ::dup2(write_end.get(), STDOUT_FILENO);
+    int status = 125;
+    try {
+      status = run(spec);
+    } catch (...) {
+    }
+    ::_exit(status);
+  }
+  write_end.reset();
+  char buffer[64] = {};
+  REQUIRE(::read(read_end.get(), buffer, 6) == 6);
+  CHECK(std::string(buffer, 6) == "ready\n");
+  ::kill(kiln, SIGTERM);
+  int status = 0;
+  REQUIRE(::waitpid(kiln, &status, 0) == kiln);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 7);
+  CHECK(trimmed(util::read_all(read_end)) == "got");
 }
 
 }  // TEST_SUITE
