@@ -82,3 +82,14 @@ teardown() {
     ! kill -0 "$tpid" 2>/dev/null
     stop_registry  # twice is fine
 }
+
+@test "blob proxy forwards requests and logs them" {
+    start_registry
+    start_blob_proxy --flip
+    run registry_curl -o /dev/null -w '%{http_code}' "http://$BLOB_PROXY/v2/"
+    [ "$output" = "200" ]
+    grep -q "GET /v2/ range=- auth=no host=$BLOB_PROXY" "$BLOB_PROXY_LOG"
+    local pid=$BLOB_PROXY_PID
+    stop_registry
+    ! kill -0 "$pid" 2>/dev/null
+}

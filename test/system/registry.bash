@@ -16,7 +16,10 @@
 #   --token makes the registry demand Bearer tokens; the token server accepts
 #   the --auth credentials (default user:pass) and, with --anonymous-pull, gives
 #   anonymous clients pull access.
-# stop_registry: stops the registry and the token server; safe to call twice.
+# start_blob_proxy [--cut N] [--flip] [--redirect]: test/system/blob-tamper-proxy.py in
+#   front of $REGISTRY (see that file); exports BLOB_PROXY (127.0.0.1:PORT),
+#   BLOB_PROXY_PID, BLOB_PROXY_LOG (one line per request).
+# stop_registry: stops the registry, token server and proxy; safe to call twice.
 # registry_curl ARGS...: curl against $REGISTRY with the CA (when TLS) and creds.
 # registry_blob_path DIGEST: the file the registry stores a blob in (to tamper with it).
 
@@ -164,15 +167,41 @@ EOF
     fi
 }
 
+start_blob_proxy() {
+    local dir=${REGISTRY_DIR:?start_blob_proxy needs a registry}
+    local script=${KILN_SOURCE_ROOT:-$BATS_TEST_DIRNAME/../..}/test/system/blob-tamper-proxy.py
+    local auth=()
+    if [[ -n "${REGISTRY_USER:-}" ]]; then
+        auth=(--upstream-auth "$REGISTRY_USER:$REGISTRY_PASSWORD")
+    fi
+    rm -f "$dir/proxy.port"
+    BLOB_PROXY_LOG=$dir/proxy.log
+    "$REGISTRY_PYTHON" "$script" --upstream "$REGISTRY" "${auth[@]}" --port-file "$dir/proxy.port" \
+        --log "$BLOB_PROXY_LOG" "$@" </dev/null >"$dir/proxy.out" 2>&1 3>&- &
+    BLOB_PROXY_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        [[ -s "$dir/proxy.port" ]] && break
+        sleep 0.1
+    done
+    if [[ ! -s "$dir/proxy.port" ]]; then
+        echo "# blob proxy did not start:" >&3
+        sed 's/^/# /' "$dir/proxy.out" >&3
+        return 1
+    fi
+    BLOB_PROXY=127.0.0.1:$(cat "$dir/proxy.port")
+    export BLOB_PROXY BLOB_PROXY_PID BLOB_PROXY_LOG
+}
+
 stop_registry() {
     local pid
-    for pid in ${REGISTRY_PID:-} ${TOKEN_SERVER_PID:-}; do
+    for pid in ${REGISTRY_PID:-} ${TOKEN_SERVER_PID:-} ${BLOB_PROXY_PID:-}; do
         if kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null
             wait "$pid" 2>/dev/null || true
         fi
     done
-    unset REGISTRY_PID TOKEN_SERVER_PID
+    unset REGISTRY_PID TOKEN_SERVER_PID BLOB_PROXY_PID
 }
 
 registry_curl() {

@@ -325,12 +325,14 @@ bool have_registry() {
 // A registry started by test/system/registry.bash's start_registry, stopped on destruction.
 class LocalRegistry {
 public:
-  explicit LocalRegistry(const std::string& args) {
+  /// args for start_registry; proxy: arguments for start_blob_proxy, which then runs too.
+  explicit LocalRegistry(const std::string& args, std::optional<std::string> proxy = {}) {
     std::string script = fmt::format(
         "set -e; export KILN_SOURCE_ROOT='{0}'; exec 3>&2; . '{0}/test/system/registry.bash'; "
-        "start_registry {1} >&2; echo \"$REGISTRY\"; echo \"$REGISTRY_PID\"; echo \"$REGISTRY_DIR\"; "
-        "echo \"${{TOKEN_SERVER_PID:-}}\"; echo \"${{REGISTRY_CERT_DIR:-}}\"",
-        source_root(), args);
+        "start_registry {1} >&2; {2} echo \"$REGISTRY\"; echo \"$REGISTRY_PID\"; echo \"$REGISTRY_DIR\"; "
+        "echo \"${{TOKEN_SERVER_PID:-}}\"; echo \"${{REGISTRY_CERT_DIR:-}}\"; "
+        "echo \"${{BLOB_PROXY:-}}\"; echo \"${{BLOB_PROXY_PID:-}}\"",
+        source_root(), args, proxy ? "start_blob_proxy " + *proxy + " >&2;" : "");
     std::string command = "bash -c " + quote(script);
     FILE* pipe = ::popen(command.c_str(), "r");
     REQUIRE(pipe != nullptr);
@@ -340,12 +342,14 @@ public:
     int status = ::pclose(pipe);
     REQUIRE_MESSAGE(status == 0, "start_registry " << args << " failed");
     auto lines = util::split(output, '\n');
-    REQUIRE(lines.size() >= 5);
+    REQUIRE(lines.size() >= 7);
     host = lines[0];
     pids_.push_back(std::stoi(lines[1]));
     dir = lines[2];
     if (!lines[3].empty()) pids_.push_back(std::stoi(lines[3]));
     cert_dir = lines[4];
+    proxy_host = lines[5];
+    if (!lines[6].empty()) pids_.push_back(std::stoi(lines[6]));
   }
   ~LocalRegistry() {
     for (int pid : pids_) ::kill(pid, SIGTERM);
@@ -368,6 +372,9 @@ public:
   std::string host;
   fs::path dir;
   fs::path cert_dir;
+  std::string proxy_host;  // the blob proxy, when started
+  /// The proxy's request log.
+  std::string proxy_log() const { return util::try_read_file(dir / "proxy.log").value_or(""); }
 
 private:
   static bool running(int pid) {
@@ -681,6 +688,53 @@ TEST_SUITE("registry") {
     RegistryClient skip(reg.host, insecure);
     skip.ping();
     CHECK(skip.base_url() == "https://" + reg.host);  // https worked, no http fallback
+  }
+
+  TEST_CASE("a broken download resumes with Range; tampering in transit is caught") {
+    if (!have_registry()) return;
+    LocalRegistry reg("", "--cut 3000");
+    RegistryOptions options;
+    options.insecure = true;
+    options.http.backoff = std::chrono::milliseconds(10);
+    RegistryClient direct(reg.host, options);
+    std::string data = random_bytes(50000, 4);
+    util::Digest d = push_blob(direct, "cut/x", data);
+
+    RegistryClient client(reg.proxy_host, options);
+    CHECK(download(client, "cut/x", d, data.size()) == data);
+    std::string log = reg.proxy_log();
+    CHECK(log.find("GET /v2/cut/x/blobs/" + d.str() + " range=-") != std::string::npos);
+    CHECK(log.find("range=bytes=3000-") != std::string::npos);
+
+    LocalRegistry flip("", "--flip");
+    RegistryClient direct2(flip.host, options);
+    push_blob(direct2, "flip/x", data);
+    RegistryClient tampered(flip.proxy_host, options);
+    ErrorKind kind{};
+    std::string msg = message_of([&] { download(tampered, "flip/x", d); }, &kind);
+    CHECK(kind == ErrorKind::corrupt);
+    CHECK(msg.find("blob " + d.str() + ": digest mismatch") != std::string::npos);
+  }
+
+  TEST_CASE("a blob redirect to another host gets no Authorization header") {
+    if (!have_registry()) return;
+    LocalRegistry reg("--auth carol:pw", "--redirect");
+    RegistryOptions options;
+    options.insecure = true;
+    options.credentials = Credentials{"carol", "pw"};
+    RegistryClient direct(reg.host, options);
+    std::string data = "redirected blob";
+    util::Digest d = push_blob(direct, "redir/x", data);
+
+    RegistryClient client(reg.proxy_host, options);
+    client.ping();  // learns the Basic challenge: later requests carry credentials
+    CHECK(download(client, "redir/x", d) == data);
+    std::string log = reg.proxy_log();
+    INFO(log);
+    CHECK(log.find("GET /v2/redir/x/blobs/" + d.str() + " range=- auth=yes host=" + reg.proxy_host) !=
+          std::string::npos);
+    CHECK(log.find("GET /_redirected/v2/redir/x/blobs/" + d.str() + " range=- auth=no host=localhost:") !=
+          std::string::npos);
   }
 
   TEST_CASE("parallel downloads through the worker pool share one client") {
