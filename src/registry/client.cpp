@@ -51,6 +51,19 @@ std::string api_path(std::string_view repository, std::string_view kind, std::st
   return path;
 }
 
+std::string manifest_media_type(std::string_view content_type, std::string_view bytes) {
+  std::string type = strip_params(content_type);
+  Json j = util::parse_json(bytes, "manifest");
+  if (!j.is_object()) fail(ErrorKind::invalid_input, "manifest is not a JSON object");
+  if (j.value("schemaVersion", 0) == 1 || schema1(type))
+    fail(ErrorKind::invalid_input, "schema 1 manifests are not supported");
+  // Registries serving files may say application/json; the manifest's own field decides then.
+  if ((type.empty() || type == "application/json" || type == "text/plain") && j.contains("mediaType") &&
+      j["mediaType"].is_string())
+    type = j["mediaType"].get<std::string>();
+  return type;
+}
+
 std::optional<util::Digest> ref_digest(std::string_view ref) {
   if (ref.find(':') == std::string_view::npos) return std::nullopt;
   return util::Digest::parse(ref);
@@ -201,18 +214,11 @@ Manifest RegistryClient::get_manifest(std::string_view repository, std::string_v
   Manifest manifest;
   manifest.bytes = std::move(response.body);
   manifest.media_type = strip_params(response.header("Content-Type").value_or(""));
-  Json j;
   try {
-    j = util::parse_json(manifest.bytes, fmt::format("manifest {}/{}", repository, ref));
+    manifest.media_type = manifest_media_type(manifest.media_type, manifest.bytes);
   } catch (...) {
-    util::rethrow_with("GET {}", call.url);
+    util::rethrow_with("{}/{}", repository, ref);
   }
-  if (j.is_object() && j.value("schemaVersion", 0) == 1) manifest.media_type = "application/vnd.docker.distribution.manifest.v1+json";
-  if ((manifest.media_type.empty() || manifest.media_type == "application/json" || manifest.media_type == "text/plain") &&
-      j.is_object() && j.contains("mediaType") && j["mediaType"].is_string())
-    manifest.media_type = j["mediaType"].get<std::string>();
-  if (schema1(manifest.media_type))
-    fail(ErrorKind::invalid_input, "{}/{}: schema 1 manifests are not supported", repository, ref);
 
   manifest.digest = util::sha256_of(manifest.bytes);
   if (auto want = ref_digest(ref); want && *want != manifest.digest)

@@ -161,6 +161,11 @@ Error http_error(std::string_view method, std::string_view url, long status, std
 /// "/v2/<repository>/<kind>/<ref>" with ref escaped where needed.
 std::string api_path(std::string_view repository, std::string_view kind, std::string_view ref);
 
+/// The media type of received manifest bytes: Content-Type (parameters dropped), else the
+/// mediaType field. Throws kiln::Error(invalid_input) "schema 1 manifests are not supported"
+/// for schema 1 (by type or schemaVersion) and for bytes that are not a JSON object.
+std::string manifest_media_type(std::string_view content_type, std::string_view bytes);
+
 /// The digest a manifest's bytes must match when ref names one; nullopt for a tag.
 std::optional<util::Digest> ref_digest(std::string_view ref);
 

@@ -259,6 +259,23 @@ TEST_CASE("API paths for nested repositories, tags and digests") {
   CHECK_THROWS_AS(ref_digest("sha256:short"), Error);
 }
 
+TEST_CASE("manifest media types; schema 1 is refused clearly") {
+  std::string oci = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
+  CHECK(manifest_media_type("application/vnd.oci.image.manifest.v1+json; charset=utf-8", oci) == kOciManifest);
+  CHECK(manifest_media_type("", oci) == kOciManifest);
+  CHECK(manifest_media_type("application/json", oci) == kOciManifest);
+  CHECK(manifest_media_type(kDockerManifestList, R"({"schemaVersion":2})") == kDockerManifestList);
+  CHECK(manifest_media_type("", R"({"schemaVersion":2})").empty());
+  CHECK_THROWS_WITH(manifest_media_type("application/vnd.docker.distribution.manifest.v1+prettyjws", "{}"),
+                    "schema 1 manifests are not supported");
+  ErrorKind kind{};
+  CHECK(message_of([] { manifest_media_type("application/json", R"({"schemaVersion":1,"name":"x"})"); }, &kind) ==
+        "schema 1 manifests are not supported");
+  CHECK(kind == ErrorKind::invalid_input);
+  CHECK_THROWS_AS(manifest_media_type("", "[1]"), Error);
+  CHECK_THROWS_AS(manifest_media_type("", "garbage"), Error);
+}
+
 TEST_CASE("registry errors map to one line and a kind") {
   Error e = http_error("GET", "https://r/v2/a/manifests/latest", 401,
                        R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]})");
