@@ -52,7 +52,10 @@ struct Reference {
   Reference with_tag(std::string_view new_tag) const;
   Reference with_digest(const util::Digest& new_digest) const;
 
-  friend bool operator==(const Reference&, const Reference&) = default;
+  /// Equal when they name the same thing (str() equal); the explicit_* flags do not count.
+  friend bool operator==(const Reference& a, const Reference& b) {
+    return a.registry == b.registry && a.repository == b.repository && a.tag == b.tag && a.digest == b.digest;
+  }
 };
 
 /// podman's short-name expansion: a qualified reference yields itself; an unqualified one
