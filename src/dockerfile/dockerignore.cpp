@@ -1,7 +1,7 @@
 // Pattern compilation for .dockerignore. Each pattern gets one of Docker's
 // match types: exact (no wildcard), prefix ("dir/**"), suffix ("**/name",
-// "**.go") or a regular expression; the regex anchors the whole path and lets
-// a match continue below a directory ("(/.*)?$").
+// "**.go") or a glob of tokens, matched by backtracking; as Docker's regex
+// ("^...(/.*)?$") it anchors the whole path and lets a match end at a '/'.
 #include "dockerfile/dockerignore.hpp"
 
 #include "dockerfile/runes.hpp"
@@ -9,12 +9,28 @@
 
 namespace kiln::dockerfile {
 
+// One element of a compiled pattern.
+struct Token {
+  enum class Type {
+    literal,    // bytes that must appear as they are
+    star,       // '*': any run of characters except '/'
+    one,        // '?': one character except '/'
+    set,        // '[...]': one character in (or, with '^', not in) the ranges
+    dirs,       // '**' followed by more: any number of whole directories, even none
+    rest,       // '**' at the end after a wildcard: anything
+  };
+  Type type = Type::literal;
+  std::string text;
+  bool negate = false;
+  std::vector<std::pair<char32_t, char32_t>> ranges;
+};
+
 struct DockerIgnore::Pattern {
-  enum class Type { exact, prefix, suffix, regex };
+  enum class Type { exact, prefix, suffix, glob };
   std::string text;               // cleaned, without '!'
   bool exception = false;
   Type type = Type::exact;
-  std::regex regex;
+  std::vector<Token> tokens;      // for glob
   std::vector<std::string> parts; // text split at '/'
 
   bool match(std::string_view path) const {
@@ -26,7 +42,48 @@ struct DockerIgnore::Pattern {
         if (path.ends_with(suffix)) return true;
         return !suffix.empty() && suffix[0] == '/' && path == suffix.substr(1);
       }
-      case Type::regex: return std::regex_match(path.begin(), path.end(), regex);
+      case Type::glob: return glob(0, path, 0);
+    }
+    return false;
+  }
+
+  // Backtracking match of tokens[i...] against path[pos...]; like Docker's regex, a
+  // match may stop at a '/' (the rest lies below a matched directory).
+  bool glob(std::size_t i, std::string_view path, std::size_t pos) const {
+    if (i == tokens.size()) return pos == path.size() || path[pos] == '/';
+    const Token& t = tokens[i];
+    switch (t.type) {
+      case Token::Type::literal:
+        return path.substr(pos).starts_with(t.text) && glob(i + 1, path, pos + t.text.size());
+      case Token::Type::star:
+        for (std::size_t end = pos;; ++end) {
+          if (glob(i + 1, path, end)) return true;
+          if (end == path.size() || path[end] == '/') return false;
+        }
+      case Token::Type::one:
+      case Token::Type::set: {
+        if (pos >= path.size()) return false;
+        Rune r = decode_rune(path, pos);
+        if (t.type == Token::Type::one) {
+          if (r.value == '/') return false;
+        } else {
+          bool in = false;
+          for (const auto& [low, high] : t.ranges) in = in || (r.value >= low && r.value <= high);
+          if (in == t.negate) return false;
+        }
+        return glob(i + 1, path, pos + r.width);
+      }
+      case Token::Type::dirs:
+        if (glob(i + 1, path, pos)) return true;
+        for (std::size_t j = pos; j < path.size(); ++j) {
+          if (path[j] == '/' && glob(i + 1, path, j + 1)) return true;
+        }
+        return false;
+      case Token::Type::rest:
+        for (std::size_t end = path.size() + 1; end-- > pos;) {
+          if (glob(i + 1, path, end)) return true;
+        }
+        return false;
     }
     return false;
   }
@@ -36,11 +93,6 @@ namespace {
 
 [[noreturn]] void bad(std::string message) {
   throw Error(std::move(message), ErrorKind::invalid_input);
-}
-
-bool regex_special(char c) {
-  return c == '.' || c == '+' || c == '(' || c == ')' || c == '|' || c == '{' || c == '}' ||
-         c == '$';
 }
 
 // Rejects what filepath.Match rejects: an unterminated '[' class or a trailing '\'
@@ -81,8 +133,17 @@ std::shared_ptr<DockerIgnore::Pattern> compile(std::string text) {
   }
   check_syntax(text);
   using Type = DockerIgnore::Pattern::Type;
-  std::string re = "^";
   Type type = Type::exact;
+  std::vector<Token> tokens;
+  auto literal = [&](std::string_view bytes) {
+    if (tokens.empty() || tokens.back().type != Token::Type::literal) tokens.push_back({});
+    tokens.back().text += bytes;
+  };
+  auto add = [&](Token::Type t) {
+    Token token;
+    token.type = t;
+    tokens.push_back(std::move(token));
+  };
   for (std::size_t i = 0; i < text.size();) {
     bool first = i == 0;
     char c = text[i++];
@@ -94,49 +155,67 @@ std::shared_ptr<DockerIgnore::Pattern> compile(std::string text) {
           if (type == Type::exact) {
             type = Type::prefix;
           } else {
-            re += ".*";
-            type = Type::regex;
+            add(Token::Type::rest);
+            type = Type::glob;
           }
         } else {
-          re += "(.*/)?";  // any number of directories, even none
-          type = Type::regex;
+          add(Token::Type::dirs);
+          type = Type::glob;
         }
         if (first) type = Type::suffix;
       } else {
-        re += "[^/]*";
-        type = Type::regex;
+        add(Token::Type::star);
+        type = Type::glob;
       }
     } else if (c == '?') {
-      re += "[^/]";
-      type = Type::regex;
-    } else if (regex_special(c)) {
-      re += '\\';
-      re += c;
+      add(Token::Type::one);
+      type = Type::glob;
     } else if (c == '\\') {
       if (i < text.size()) {
-        re += '\\';
-        re += text[i++];
-        type = Type::regex;
+        Rune r = decode_rune(text, i);
+        literal(std::string_view(text).substr(i, r.width));
+        i += r.width;
+        type = Type::glob;
       } else {
-        re += "\\\\";
+        literal("\\");
       }
-    } else if (c == '[' || c == ']') {
-      re += c;
-      type = Type::regex;
+    } else if (c == '[') {
+      // check_syntax() guarantees the closing ']'.
+      Token set;
+      set.type = Token::Type::set;
+      if (i < text.size() && text[i] == '^') {
+        set.negate = true;
+        ++i;
+      }
+      bool opening = true;
+      while (i < text.size() && (text[i] != ']' || opening)) {
+        opening = false;
+        if (text[i] == '\\') ++i;
+        Rune low = decode_rune(text, i);
+        i += low.width;
+        char32_t high = low.value;
+        if (i + 1 < text.size() && text[i] == '-' && text[i + 1] != ']') {
+          ++i;
+          if (text[i] == '\\') ++i;
+          Rune r = decode_rune(text, i);
+          i += r.width;
+          high = r.value;
+        }
+        set.ranges.emplace_back(low.value, high);
+      }
+      ++i;  // the ']'
+      tokens.push_back(std::move(set));
+      type = Type::glob;
+    } else if (c == ']') {
+      literal("]");
+      type = Type::glob;
     } else {
-      re += c;
+      literal(std::string_view(&c, 1));
     }
   }
-  re += "(/.*)?$";
   p->type = type;
   p->text = text;
-  if (type == Type::regex) {
-    try {
-      p->regex = std::regex(re, std::regex::ECMAScript);
-    } catch (const std::regex_error&) {
-      bad(fmt::format("syntax error in pattern: {}", go_quote(text)));
-    }
-  }
+  p->tokens = std::move(tokens);
   std::size_t start = 0;
   for (;;) {
     std::size_t slash = text.find('/', start);

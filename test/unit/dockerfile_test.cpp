@@ -465,6 +465,15 @@ TEST_CASE("dockerignore: last match wins and exceptions inside excluded dirs") {
   auto suffix = DockerIgnore::parse("**.bak\n");
   CHECK(suffix.excluded("a/b/file.bak"));
 
+  auto sets = DockerIgnore::parse("file[0-9].txt\nlog[^a-c]\n\\*star\nü?x\n");
+  CHECK(sets.excluded("file7.txt"));
+  CHECK_FALSE(sets.excluded("fileA.txt"));
+  CHECK(sets.excluded("logd"));
+  CHECK_FALSE(sets.excluded("logb"));
+  CHECK(sets.excluded("*star"));
+  CHECK_FALSE(sets.excluded("xstar"));
+  CHECK(sets.excluded("üéx"));  // '?' is one character, not one byte
+
   CHECK_THROWS_AS(DockerIgnore::parse("!\n"), Error);
   CHECK_THROWS_AS(DockerIgnore::parse("[a\n"), Error);
 }
