@@ -104,7 +104,7 @@ std::uint64_t Store::blob_size(const Digest& digest) const {
 
 bool Store::remove_blob(const Digest& digest) {
   auto lock = write_lock();
-  auto index = load_index();
+  auto index = *load_index();
   for (const auto& image : index.images())
     if (image.config_digest == digest || image.manifest_digest == digest)
       fail(ErrorKind::conflict, "blob {} is used by image {}", digest.str(), image.id.short_hex());

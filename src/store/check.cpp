@@ -133,7 +133,7 @@ CheckReport Store::check(bool repair) {
   ImageIndex index;
   bool index_changed = false;
   try {
-    index = load_index();
+    index = *load_index();
   } catch (const std::exception& e) {
     out.problem(fmt::format("image index: {}", util::describe(e)));
     if (repair) {
@@ -207,7 +207,7 @@ GcReport Store::gc(std::chrono::seconds grace) {
   };
 
   std::set<Digest> used_layers, used_blobs;
-  auto index = load_index();
+  auto index = *load_index();
   for (const auto& image : index.images()) {
     used_layers.insert(image.layers.begin(), image.layers.end());
     used_blobs.insert(image.config_digest);

@@ -105,7 +105,7 @@ ContainerRecord Store::add_container(ContainerRecord record) {
     util::write_file_atomic(staged / kContainerRecord, to_json(record).dump());
 
     auto lock = write_lock();
-    if (!load_index().by_id(record.image_id))
+    if (!load_index()->by_id(record.image_id))
       fail(ErrorKind::not_found, "no such image: {}", record.image_id.str());
     if (record.top_layer && !has_layer(*record.top_layer))
       fail(ErrorKind::not_found, "layer {} is not in the store", record.top_layer->str());
@@ -124,8 +124,16 @@ ContainerRecord Store::add_container(ContainerRecord record) {
 void Store::update_container(const ContainerRecord& record) {
   auto lock = write_lock();
   auto dir = container_dir(record.id);
-  if (!is_hex64(record.id) || !read_container(dir))
-    fail(ErrorKind::not_found, "no such container: {}", record.id);
+  auto current = is_hex64(record.id) ? read_container(dir) : std::nullopt;
+  if (!current) fail(ErrorKind::not_found, "no such container: {}", record.id);
+  if (current->name != record.name) {
+    if (record.name.empty() || record.name.find('/') != std::string::npos)
+      fail(ErrorKind::invalid_input, "container name \"{}\" is not valid", record.name);
+    for (const auto& other : list_containers())
+      if (other.name == record.name)
+        fail(ErrorKind::conflict, "the container name \"{}\" is already in use by {}", record.name,
+             other.id.substr(0, 12));
+  }
   publish_file(dir / kContainerRecord, to_json(record).dump());
 }
 

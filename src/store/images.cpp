@@ -13,12 +13,12 @@
 
 namespace kiln::store {
 
-ImageIndex Store::load_index() const {
+std::shared_ptr<const ImageIndex> Store::load_index() const {
   auto path = index_path();
   auto fd = util::try_open_read(path);
   if (!fd) {
     index_cache_.reset();
-    return {};
+    return std::make_shared<const ImageIndex>();
   }
   struct stat st;
   if (::fstat(fd.get(), &st) < 0) throw util::sys_error("stat {}", path.string());
@@ -28,7 +28,7 @@ ImageIndex Store::load_index() const {
       index_cache_->mtime_ns == ns(st.st_mtim) && index_cache_->ctime_ns == ns(st.st_ctim))
     return index_cache_->index;
   auto text = util::read_all(fd);
-  auto index = ImageIndex::parse(text, path.string());
+  auto index = std::make_shared<const ImageIndex>(ImageIndex::parse(text, path.string()));
   index_cache_ = IndexCache{static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_size),
                             ns(st.st_mtim), ns(st.st_ctim), index};
   return index;
@@ -70,7 +70,7 @@ ImageRecord Store::add_image(ImageRecord record) {
     }
     record.top_layer = below;
     if (record.created == Clock::time_point{}) record.created = Clock::now();
-    auto index = load_index();
+    auto index = *load_index();
     ImageRecord stored = index.put(std::move(record));
     save_index(index);
     return stored;
@@ -82,7 +82,7 @@ ImageRecord Store::add_image(ImageRecord record) {
 std::optional<ImageRecord> Store::find_image(std::string_view name_or_id) const {
   auto lock = read_lock();
   auto index = load_index();
-  if (auto* found = index.find(name_or_id)) return *found;
+  if (auto* found = index->find(name_or_id)) return *found;
   return std::nullopt;
 }
 
@@ -94,24 +94,24 @@ ImageRecord Store::image(std::string_view name_or_id) const {
 
 std::vector<ImageRecord> Store::list_images() const {
   auto lock = read_lock();
-  return load_index().images();
+  return load_index()->images();
 }
 
-ImageIndex Store::image_index() const {
+std::shared_ptr<const ImageIndex> Store::image_index() const {
   auto lock = read_lock();
   return load_index();
 }
 
 void Store::tag(const Digest& id, const std::string& name) {
   auto lock = write_lock();
-  auto index = load_index();
+  auto index = *load_index();
   index.tag(id, name);
   save_index(index);
 }
 
 Digest Store::untag(std::string_view name) {
   auto lock = write_lock();
-  auto index = load_index();
+  auto index = *load_index();
   auto id = index.untag(name);
   if (!id) fail(ErrorKind::not_found, "untag {}: no image has this name", name);
   save_index(index);
@@ -124,7 +124,7 @@ RemovedImage Store::remove_image(const Digest& id) {
   removed.id = id;
   try {
     auto lock = write_lock();
-    auto index = load_index();
+    auto index = *load_index();
     auto containers = list_containers();
     for (const auto& container : containers)
       if (container.image_id == id)

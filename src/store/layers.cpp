@@ -122,7 +122,7 @@ void Store::remove_layer(const Digest& chain) {
   auto lock = write_lock();
   if (!has_layer(chain) && !fs::exists(layer_path(chain)))
     fail(ErrorKind::not_found, "layer {} is not in the store", chain.str());
-  auto index = load_index();
+  auto index = *load_index();
   for (const auto& image : index.images())
     for (const auto& used : image.layers)
       if (used == chain)

@@ -166,8 +166,8 @@ public:
   ImageRecord image(std::string_view name_or_id) const;
   /// All image records, in insertion order: one file read and one parse.
   std::vector<ImageRecord> list_images() const;
-  /// The whole index (same cost as list_images).
-  ImageIndex image_index() const;
+  /// The whole index, shared and immutable: no copy of the records (what `images` uses).
+  std::shared_ptr<const ImageIndex> image_index() const;
   /// Gives name to the image, taking it from any other (as docker tag); throws not_found.
   void tag(const Digest& id, const std::string& name);
   /// Removes a name; returns the image that had it; throws kiln::Error(not_found).
@@ -217,7 +217,8 @@ private:
   LayerRecord publish_staged_layer(LayerRecord record, StagingDir& entry);
   // Moves a published object into a fresh staging entry (unpublish) for later removal.
   void unpublish(const fs::path& path, std::vector<StagingDir>& graves);
-  ImageIndex load_index() const;
+  // The current index, shared with the cache: copy it to change it.
+  std::shared_ptr<const ImageIndex> load_index() const;
   void save_index(const ImageIndex& index);
   std::optional<ContainerRecord> read_container(const fs::path& dir) const;
 
@@ -226,7 +227,7 @@ private:
   struct IndexCache {
     std::uint64_t inode = 0, size = 0;
     std::int64_t mtime_ns = 0, ctime_ns = 0;
-    ImageIndex index;
+    std::shared_ptr<const ImageIndex> index;
   };
   fs::path root_;
   std::unique_ptr<Lock::State> lock_state_;

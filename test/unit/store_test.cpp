@@ -582,6 +582,8 @@ TEST_CASE("crash safety: dying between any two steps leaves a store check accept
 TEST_CASE("crash safety: kill -9 at random moments") {
   StoreFixture f;
   for (int round = 0; round < 12; ++round) {
+    int progress[2];
+    REQUIRE(::pipe(progress) == 0);
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -591,12 +593,19 @@ TEST_CASE("crash safety: kill -9 at random moments") {
           auto name = "localhost/r" + std::to_string(round) + ":" + std::to_string(i);
           auto img = make_image(cs, name, {"base", name}, "{\"r\":\"" + name + "\"}");
           if (i % 2) cs.remove_image(img.id);
+          char c = 1;
+          (void)!::write(progress[1], &c, 1);
         }
       } catch (...) {
         ::_exit(1);
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5 + 7 * round));
+    ::close(progress[1]);
+    // Wait for one finished step, then kill at a moment that varies with the round.
+    char c;
+    CHECK(::read(progress[0], &c, 1) == 1);
+    ::close(progress[0]);
+    std::this_thread::sleep_for(std::chrono::microseconds(700 * round));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -605,7 +614,26 @@ TEST_CASE("crash safety: kill -9 at random moments") {
     for (const auto& line : report.problems) MESSAGE(line);
     CHECK(report.ok());
   }
-  CHECK_FALSE(f.store.list_images().empty());
+  CHECK(f.store.list_images().size() >= 12);
+}
+
+TEST_CASE("gc collects unreferenced layers and blobs past a grace period") {
+  StoreFixture f;
+  auto& s = f.store;
+  auto img = make_image(s, "localhost/a:latest", {"base"});
+  auto orphan = make_layer(s, img.layers[0], "built, not yet committed");
+  auto stray = s.put_blob("downloaded, not yet recorded");
+  CHECK(s.gc().layers.empty());  // young: may belong to a build or pull in flight
+  CHECK(s.has_blob(stray));
+  // rmi keeps the base alive while a layer on disk sits on it.
+  s.remove_image(img.id);
+  CHECK(s.has_layer(img.layers[0]));
+  auto collected = s.gc(std::chrono::seconds(0));
+  CHECK(collected.layers.size() == 2);
+  CHECK(collected.blobs == std::vector<Digest>{stray});
+  CHECK(s.list_layers().empty());
+  CHECK(s.list_blobs().empty());
+  CHECK_FALSE(s.has_layer(orphan.chain_id));
 }
 
 TEST_CASE("the driver is remembered") {
@@ -667,17 +695,24 @@ TEST_CASE("listing 1,000 images reads one index") {
   }
   util::write_file_atomic(f.root / "images/index", index.serialize());
 
+  // Each round a new Store, as each `kiln images` is a new process: nothing cached.
+  std::chrono::steady_clock::duration best = std::chrono::hours(1);
+  for (int round = 0; round < 5; ++round) {
+    auto fresh = Store::open(f.root);
+    auto start = std::chrono::steady_clock::now();
+    auto loaded = fresh.image_index();
+    best = std::min(best, std::chrono::steady_clock::now() - start);
+    CHECK(loaded->images().size() == 1000);
+    CHECK(loaded->images()[999].names[0] == "localhost/img999:latest");
+  }
+  MESSAGE("image_index of 1,000 records (best of 5, uncached): ",
+          std::chrono::duration_cast<std::chrono::microseconds>(best).count(), " us");
+  CHECK(Store::open(f.root).list_images().size() == 1000);
   auto fresh = Store::open(f.root);
+  fresh.list_images();
   auto start = std::chrono::steady_clock::now();
-  auto images = fresh.list_images();
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  CHECK(images.size() == 1000);
-  CHECK(images[999].names[0] == "localhost/img999:latest");
-  MESSAGE("list_images of 1,000 records: ",
-          std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), " us");
-  start = std::chrono::steady_clock::now();
   auto found = fresh.find_image("localhost/img500:latest");
-  elapsed = std::chrono::steady_clock::now() - start;
+  auto elapsed = std::chrono::steady_clock::now() - start;
   CHECK(found->id == util::sha256_of("config 500"));
   MESSAGE("find_image after a list (cached index): ",
           std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), " us");
