@@ -30,6 +30,14 @@ Store::Lock::~Lock() {
   if (state_ && --state_->depth == 0) state_->lock.unlock();
 }
 
+fs::path default_root(uid_t uid, const char* xdg_data_home, const char* home) {
+  if (uid == 0) return "/var/lib/kiln";
+  // XDG: a relative XDG_DATA_HOME is invalid and must be ignored.
+  if (xdg_data_home && xdg_data_home[0] == '/') return fs::path(xdg_data_home) / "kiln";
+  if (home && home[0] == '/') return fs::path(home) / ".local/share/kiln";
+  fail(ErrorKind::invalid_input, "cannot place the store: neither XDG_DATA_HOME nor HOME is set");
+}
+
 Store::Store(fs::path root) : root_(std::move(root)), lock_state_(std::make_unique<Lock::State>()) {
   lock_state_->path = root_ / "store.lock";
 }

@@ -19,11 +19,15 @@
 // at; the exclusive lock is held only around publication (never while
 // extracting, hashing or downloading); removal first unpublishes by renaming
 // into tmp/, so a crash leaves only sweepable leftovers. Lock order: an object
-// lock before the store lock, never the other way.
+// lock before the store lock, never the other way. Reads of one object
+// (has_blob, read_blob, layer) take no lock: publication is a single rename.
+// Reads across records (the image index, lists, check) take the shared lock.
 //
 // A Store object is for one thread; open another on the same root for another
 // thread (flock then arbitrates between them as between processes).
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -63,6 +67,11 @@ struct GcReport {
   std::vector<Digest> layers;
   std::vector<Digest> blobs;
 };
+
+/// The default store root: /var/lib/kiln for root, else $XDG_DATA_HOME/kiln, else
+/// $HOME/.local/share/kiln (values passed in, so this stays pure). Throws
+/// kiln::Error(invalid_input) when neither variable is set for a non-root user.
+fs::path default_root(uid_t uid, const char* xdg_data_home, const char* home);
 
 class Store {
 public:

@@ -106,6 +106,14 @@ TEST_CASE("open creates the layout once, private to the user, with a format vers
   CHECK_THROWS_AS(Store::open(f.root), Error);
 }
 
+TEST_CASE("default root follows XDG, and root's is system-wide") {
+  CHECK(store::default_root(0, "/x", "/home/a") == "/var/lib/kiln");
+  CHECK(store::default_root(1000, "/x", "/home/a") == "/x/kiln");
+  CHECK(store::default_root(1000, "relative", "/home/a") == "/home/a/.local/share/kiln");
+  CHECK(store::default_root(1000, nullptr, "/home/a") == "/home/a/.local/share/kiln");
+  CHECK_THROWS_AS(store::default_root(1000, nullptr, nullptr), Error);
+}
+
 TEST_CASE("chain ids follow the OCI rule") {
   auto d0 = Digest::parse("sha256:4fbec69b941195fd56f8212a5000e304129451d82efca94ff0e0fb2d5355472e");
   auto d1 = Digest::parse("sha256:77ea7eee3d80b1a38f83906dd3048e2689457eb90e18a7d12f839c5ae37106a2");
