@@ -16,7 +16,9 @@
 #     drivers    also run it with KILN_STORAGE_DRIVER=vfs and =fuse-overlayfs
 #
 # Environment: CI=true (warnings are errors), KILN_TEST_KEEP=1 (keep the work
-# directory), KILN_TEST_FILE_TIMEOUT (seconds per bats file, default 900).
+# directory), KILN_TEST_WORKDIR=DIR (use and keep DIR as the work directory: a
+# second run refreshes the copy and rebuilds incrementally), KILN_TEST_FILE_TIMEOUT
+# (seconds per bats file, default 900).
 set -euo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,12 +43,11 @@ finish() {
     printf '  %s\n' "${failed_names[@]}"
   fi
   echo
+  if [[ ${KILN_TEST_KEEP:-} == 1 ]]; then say "work directory kept: $work"; fi
+  ((total > 0)) || say "no test ran"
   say "done"
   echo "$passed passed, $failed failed, $skipped skipped"
-  if ((failed > 0 || passed + failed == 0)); then
-    ((total > 0)) || echo "no test ran" >&2
-    exit 1
-  fi
+  if ((failed > 0 || passed + failed == 0)); then exit 1; fi
   exit 0
 }
 
@@ -85,9 +86,16 @@ as_user() {
 
 # A work directory the test user owns and everyone may read (kilnsolo runs the same
 # binary): <work>/src is the checkout, <work>/shared sits beside it as ../shared.
-work=$(mktemp -d /var/tmp/kiln-test.XXXXXX)
+if [[ -n ${KILN_TEST_WORKDIR:-} ]]; then
+  work=$KILN_TEST_WORKDIR
+  KILN_TEST_KEEP=1
+  mkdir -p "$work"
+  rm -rf "$work/src" "$work/shared" "$work/logs" "$work/images"
+else
+  work=$(mktemp -d /var/tmp/kiln-test.XXXXXX)
+fi
 cleanup() {
-  if [[ ${KILN_TEST_KEEP:-} == 1 ]]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
+  [[ ${KILN_TEST_KEEP:-} == 1 ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 chmod 0755 "$work"
