@@ -95,7 +95,7 @@ void load_config_file(const std::filesystem::path& path, Config& cfg) {
 
 Context Context::resolve(const GlobalOptions& global) {
   Context ctx;
-  ctx.rootless = ::geteuid() != 0;
+  ctx.rootless = userns::host_uid() != 0;
   std::string home = env_or("HOME", "/");
   std::string config_home = env_or("XDG_CONFIG_HOME", home + "/.config");
   load_config_file("/etc/kiln/config.yaml", ctx.config);
@@ -110,7 +110,7 @@ Context Context::resolve(const GlobalOptions& global) {
   ctx.root = std::filesystem::absolute(root);
 
   std::string runtime_dir = env_or("XDG_RUNTIME_DIR", "");
-  std::string runroot = ctx.rootless ? (runtime_dir.empty() ? fmt::format("/tmp/kiln-run-{}", ::getuid())
+  std::string runroot = ctx.rootless ? (runtime_dir.empty() ? fmt::format("/tmp/kiln-run-{}", userns::host_uid())
                                                              : runtime_dir + "/kiln")
                                      : "/run/kiln";
   if (cfg.runroot) runroot = *cfg.runroot;
