@@ -115,8 +115,8 @@ build=$work/build
 logs=$work/logs
 werror=()
 [[ ${CI:-} == true ]] && werror=(-Dwerror=true)
-say "building as $test_user (meson setup ${werror[*]}, ninja -j2)"
-if ! as_user "$test_user" -- meson setup "$build" "$work/src" "${werror[@]}" >"$logs/build.log" 2>&1 ||
+say "building as $test_user (meson setup -Doptimization=1 -Ddebug=false ${werror[*]}, ninja -j2)"
+if ! as_user "$test_user" -- meson setup "$build" "$work/src" -Doptimization=1 -Ddebug=false "${werror[@]}" >"$logs/build.log" 2>&1 ||
   ! as_user "$test_user" -- ninja -C "$build" -j2 >>"$logs/build.log" 2>&1; then
   tail -n 60 "$logs/build.log"
   say "build FAILED"
