@@ -88,7 +88,7 @@ ArchiveReader ArchiveReader::read_tar(util::Fd fd, const fs::path& spool_dir, st
   archive_read_support_filter_xz(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_fd(a.get(), fd.get(), 1 << 16) != ARCHIVE_OK)
-    fail(ErrorKind::invalid_input, "{}: {}", reader.label_, archive_error_string(a.get()));
+    fail(ErrorKind::invalid_input, "{}", archive_error_string(a.get()));
 
   std::vector<char> buf(1 << 20);
   unsigned count = 0;
@@ -97,7 +97,7 @@ ArchiveReader ArchiveReader::read_tar(util::Fd fd, const fs::path& spool_dir, st
     int r = archive_read_next_header(a.get(), &entry);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN)
-      fail(ErrorKind::invalid_input, "{}: {}", reader.label_, archive_error_string(a.get()));
+      fail(ErrorKind::invalid_input, "{}", archive_error_string(a.get()));
     const char* raw = archive_entry_pathname(entry);
     if (!raw) raw = archive_entry_pathname_utf8(entry);
     if (!raw) continue;
@@ -126,8 +126,7 @@ ArchiveReader ArchiveReader::read_tar(util::Fd fd, const fs::path& spool_dir, st
       for (;;) {
         la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
         if (n < 0)
-          fail(ErrorKind::invalid_input, "{}: member \"{}\": {}", reader.label_, raw_name,
-               archive_error_string(a.get()));
+          fail(ErrorKind::invalid_input, "member \"{}\": {}", raw_name, archive_error_string(a.get()));
         if (n == 0) break;
         util::write_all(out, std::string_view(buf.data(), static_cast<std::size_t>(n)));
         member.size += static_cast<std::uint64_t>(n);
@@ -137,7 +136,7 @@ ArchiveReader ArchiveReader::read_tar(util::Fd fd, const fs::path& spool_dir, st
     }
     reader.members_.insert_or_assign(*name, std::move(member));
   }
-  if (count == 0) fail(ErrorKind::invalid_input, "{}: empty archive", reader.label_);
+  if (count == 0) fail(ErrorKind::invalid_input, "empty archive");
   return reader;
 }
 

@@ -33,7 +33,8 @@ class ArchiveReader {
 public:
   /// Reads a whole tar stream (any supported compression) from fd, spooling regular
   /// members into spool_dir (which must exist and be empty). label names the archive in
-  /// errors. Throws kiln::Error(invalid_input) for a corrupt or truncated stream.
+  /// errors. Throws kiln::Error(invalid_input) for a corrupt or truncated stream (messages
+  /// name the member, not the archive: the caller adds that).
   static ArchiveReader read_tar(util::Fd fd, const fs::path& spool_dir, std::string label);
   /// A directory holding an image layout; members are read from it on demand.
   static ArchiveReader open_dir(const fs::path& dir, const fs::path& spool_dir);
