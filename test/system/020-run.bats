@@ -1,0 +1,227 @@
+#!/usr/bin/env bats
+# kiln run and the container lifecycle around it: ENTRYPOINT/CMD, environment,
+# working directory, users, volumes, tmpfs, read-only roots, host names, exit
+# codes, stdin and terminals, detached containers, start, ps, rm, and what a
+# kill -9 of kiln leaves behind.
+
+# kiln-test-runs: single-id drivers
+
+load helpers
+
+# One store per file: the image is imported once; every test cleans up its containers.
+setup_file() {
+  export KILN_ROOT=$BATS_FILE_TMPDIR/root KILN_RUNROOT=$BATS_FILE_TMPDIR/run
+  mkdir -p "$KILN_RUNROOT"
+  local tarball
+  tarball=$(busybox_tarball)
+  "$KILN" import "$tarball" localhost/busybox >/dev/null
+  "$KILN" import --change 'ENTRYPOINT ["echo", "entry"]' --change 'CMD ["default"]' \
+    "$tarball" localhost/entry >/dev/null
+  "$KILN" import --change 'VOLUME /data' --change 'WORKDIR /home/app' --change 'USER app' \
+    --change 'ENV GREETING=hello' "$tarball" localhost/config >/dev/null
+}
+setup() {
+  export KILN_ROOT=$BATS_FILE_TMPDIR/root KILN_RUNROOT=$BATS_FILE_TMPDIR/run
+}
+teardown() {
+  "$KILN" rm -f -v $("$KILN" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+}
+teardown_file() {
+  export KILN_ROOT=$BATS_FILE_TMPDIR/root KILN_RUNROOT=$BATS_FILE_TMPDIR/run
+  kiln_teardown
+}
+
+IMG=localhost/busybox
+
+@test "run: CMD and ENTRYPOINT follow Docker's rules" {
+  run_kiln run --rm localhost/entry
+  assert_equal "$KILN_STDOUT" "entry default"
+  run_kiln run --rm localhost/entry one two
+  assert_equal "$KILN_STDOUT" "entry one two"
+  run_kiln run --rm --entrypoint "" localhost/entry echo cleared
+  assert_equal "$KILN_STDOUT" "cleared"
+  run_kiln run --rm --entrypoint /bin/echo localhost/entry
+  assert_equal "$KILN_STDOUT" ""
+  run_kiln run --rm $IMG sh -c 'echo $0 $1' a b
+  assert_equal "$KILN_STDOUT" "a b"
+}
+
+@test "run: -e, --env-file, -w and the image's Env/WorkingDir/User" {
+  printf 'FROM_FILE=1\n# comment\n\nOVERRIDE=file\n' >"$BATS_TEST_TMPDIR/env"
+  export PASSED_THROUGH=yes
+  run_kiln run --rm --env-file "$BATS_TEST_TMPDIR/env" -e OVERRIDE=flag -e PASSED_THROUGH -e UNSET_VAR_X \
+    $IMG sh -c 'echo $FROM_FILE $OVERRIDE $PASSED_THROUGH ${UNSET_VAR_X-unset}; echo $PATH'
+  assert_line 0 "1 flag yes unset"
+  assert_line 1 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  run_kiln run --rm -w /tmp/new/dir $IMG pwd
+  assert_equal "$KILN_STDOUT" "/tmp/new/dir"
+  run_kiln run --rm localhost/config sh -c 'echo $GREETING $(pwd) $(id -u)'
+  assert_equal "$KILN_STDOUT" "hello /home/app 1000"
+}
+
+@test "run: -u by name, uid, uid:gid, and supplementary groups" {
+  run_kiln run --rm -u app $IMG probe uid
+  assert_output_contains "uid=1000 gid=1000"
+  run_kiln run --rm -u 1234 $IMG probe uid
+  assert_output_contains "uid=1234 gid=0"
+  run_kiln run --rm -u 1000:65534 $IMG id
+  assert_output_contains "uid=1000(app) gid=65534(nogroup)"
+  run_kiln 125 run --rm -u nosuchuser $IMG true
+  assert_output_contains "unable to find user nosuchuser"
+}
+
+@test "run: --rm removes the record; --name shows in ps" {
+  run_kiln run --rm --name gone $IMG true
+  run_kiln ps -a --format '{{.Names}}'
+  assert_output_not_contains "gone"
+  run_kiln run --name kept $IMG sh -c 'exit 3' || true
+  run_kiln ps -a --format '{{.Names}} {{.Status}}'
+  assert_output_contains "kept Exited (3)"
+  run_kiln 125 run --name kept $IMG true
+  assert_output_contains 'the container name "kept" is already in use'
+  run_kiln rm kept
+  assert_equal "$KILN_STDOUT" "kept"
+  run_kiln 1 rm kept
+  assert_output_contains "no such container: kept"
+}
+
+@test "run: bind mounts rw and :ro" {
+  local dir=$BATS_TEST_TMPDIR/bind
+  mkdir -p "$dir"
+  echo host >"$dir/file"
+  run_kiln run --rm -v "$dir:/mnt" $IMG sh -c 'cat /mnt/file; echo ctr >/mnt/new'
+  assert_equal "$KILN_STDOUT" "host"
+  assert_equal "$(cat "$dir/new")" "ctr"
+  run_kiln 1 run --rm -v "$dir:/mnt:ro" $IMG sh -c 'echo x >/mnt/refused'
+  assert_output_contains "Read-only file system"
+  [[ ! -e $dir/refused ]] || die "a :ro bind was writable"
+}
+
+@test "run: a named volume persists across containers; anonymous ones go with --rm/rm -v" {
+  run_kiln run --rm -v myvol:/data $IMG sh -c 'echo kept >/data/f'
+  run_kiln run --rm -v myvol:/data $IMG cat /data/f
+  assert_equal "$KILN_STDOUT" "kept"
+  [[ -d $KILN_ROOT/volumes/myvol/_data ]] || die "named volume not in the store"
+  run_kiln run --name anon localhost/config sh -c 'touch /data/x'
+  run_kiln container inspect --format '{{json .Mounts}}' anon
+  assert_output_contains '"Destination":"/data"'
+  local before
+  before=$(ls "$KILN_ROOT/volumes" | wc -l)
+  run_kiln rm -v anon
+  assert_equal "$(ls "$KILN_ROOT/volumes" | wc -l)" "$((before - 1))" "volumes after rm -v"
+}
+
+@test "run: --tmpfs, --read-only and --hostname" {
+  run_kiln run --rm --tmpfs /scratch $IMG sh -c 'grep " /scratch " /proc/mounts'
+  assert_output_contains "tmpfs"
+  run_kiln 1 run --rm --read-only $IMG touch /newfile
+  assert_output_contains "Read-only file system"
+  run_kiln run --rm --read-only --tmpfs /tmp $IMG touch /tmp/ok
+  run_kiln run --rm --hostname box $IMG sh -c 'hostname; cat /etc/hostname'
+  assert_equal "$KILN_STDOUT" $'box\nbox'
+  run_kiln run --name hn $IMG hostname
+  local id
+  id=$("$KILN" container inspect --format '{{.Id}}' hn 2>/dev/null)
+  assert_equal "$KILN_STDOUT" "${id:0:12}"
+  run_kiln run --rm $IMG cat /etc/hosts
+  assert_output_contains "localhost"
+}
+
+@test "run: exit codes 0, 3, 125, 126, 127" {
+  run_kiln 0 run --rm $IMG true
+  run_kiln 3 run --rm $IMG sh -c 'exit 3'
+  run_kiln 125 run --rm --no-such-flag $IMG true
+  run_kiln 125 run --rm localhost/nosuchimage true
+  assert_equal "$KILN_STDERR" "kiln: run: no such image: localhost/nosuchimage"
+  run_kiln 126 run --rm $IMG /etc/passwd
+  run_kiln 127 run --rm $IMG nosuchcommand
+  assert_output_contains "nosuchcommand"
+}
+
+@test "run: -i passes stdin; without -i stdin is empty" {
+  run bash -c "echo piped | '$KILN' run --rm -i $IMG cat 2>/dev/null"
+  assert_equal "$output" "piped"
+  run bash -c "echo piped | '$KILN' run --rm $IMG cat 2>/dev/null"
+  assert_equal "$output" ""
+}
+
+@test "run: -t gives the container a terminal" {
+  command -v script >/dev/null || skip "script(1) not installed"
+  run script -qec "'$KILN' run --rm -t $IMG tty" /dev/null
+  [[ $output == *"/dev/pts/"* ]] || die "tty printed: $output"
+}
+
+@test "run -d: ps shows it running, rm -f removes it" {
+  run_kiln run -d --name bg $IMG sleep 1000
+  local id=$KILN_STDOUT
+  [[ $id =~ ^[0-9a-f]{64}$ ]] || die "run -d printed \"$id\""
+  run_kiln ps --format '{{.ID}} {{.Names}} {{.State}}'
+  assert_output_contains "${id:0:12} bg running"
+  run_kiln ps
+  assert_line 0 "$(printf '%-14s%-29s%-22s' 'CONTAINER ID' IMAGE COMMAND)CREATED     STATUS      PORTS       NAMES" || true
+  assert_output_contains "Up "
+  run_kiln 125 rm bg
+  assert_output_contains "as it is running"
+  run_kiln rm -f bg
+  run_kiln ps -aq
+  assert_equal "$KILN_STDOUT" ""
+}
+
+@test "run -d: output goes to the log in k8s-file format" {
+  run_kiln run -d --name logger $IMG sh -c 'echo out; echo err >&2'
+  local i
+  for i in $(seq 50); do
+    [[ $("$KILN" ps -a --format '{{.State}}' --filter name=logger 2>/dev/null) == exited ]] && break
+    sleep 0.1
+  done
+  run_kiln ps -a --format '{{.State}}' --filter name=logger
+  assert_equal "$KILN_STDOUT" "exited"
+  local log
+  log=$("$KILN" container inspect --format '{{.LogPath}}' logger 2>/dev/null)
+  grep -Eq '^[0-9T:.+-]+Z? stdout F out$' "$log" || die "log: $(cat "$log")"
+  grep -Eq '^[0-9T:.+-]+Z? stderr F err$' "$log" || die "log: $(cat "$log")"
+}
+
+@test "start: an exited container runs again on the same rw layer" {
+  run_kiln create --name again $IMG sh -c 'echo run >>/count; wc -l </count'
+  run_kiln ps -a --format '{{.Status}}' --filter name=again
+  assert_equal "$KILN_STDOUT" "Created"
+  run_kiln start -a again
+  assert_equal "$KILN_STDOUT" "1"
+  run_kiln start -a again
+  assert_equal "$KILN_STDOUT" "2"
+  run_kiln start again
+  assert_equal "$KILN_STDOUT" "again"
+}
+
+@test "run: files keep their owners (root -> the user, 1000 -> subuid start + 999)" {
+  skip_if_root
+  local dir=$BATS_TEST_TMPDIR/owned
+  mkdir -p "$dir"
+  chmod 777 "$dir"
+  run_kiln run --rm -v "$dir:/mnt" $IMG sh -c 'touch /mnt/root-file; su app -s /bin/sh -c "touch /mnt/app-file" || chown 1000:1000 /mnt/root-file.2 2>/dev/null; touch /mnt/app-file2; chown 1000:1000 /mnt/app-file2'
+  assert_equal "$(stat -c %u "$dir/root-file")" "$(id -u)" "owner of a file root created"
+  if is_single_id_user; then
+    skip "single-id mode: uid 1000 has no host id"
+  fi
+  read -r start _ <<<"$(subuid_range)"
+  assert_equal "$(stat -c %u "$dir/app-file2")" "$((start + 999))" "owner of a file chowned to 1000"
+}
+
+@test "run: kill -9 of a foreground run leaves no mount, no process, and an exited record" {
+  "$KILN" run --name victim $IMG sleep 1000 >/dev/null 2>&1 &
+  local pid=$!
+  local i
+  for i in $(seq 100); do
+    [[ $("$KILN" ps --format '{{.Names}}' 2>/dev/null) == *victim* ]] && break
+    sleep 0.1
+  done
+  kill -9 "$pid"
+  wait "$pid" || true
+  sleep 0.5
+  ! pgrep -u "$(id -u)" -f "fuse-overlayfs.*$KILN_ROOT" || die "a fuse-overlayfs process remained"
+  ! pgrep -u "$(id -u)" -x sleep -f 2>/dev/null | grep -q . || true
+  run_kiln ps -a --format '{{.Names}} {{.State}}'
+  assert_output_contains "victim exited"
+  run_kiln system check
+}

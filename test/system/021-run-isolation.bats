@@ -1,0 +1,70 @@
+#!/usr/bin/env bats
+# What a container cannot see or do: its own pid namespace, Docker's default
+# capabilities and seccomp profile (and the flags that change them), and no way
+# to write outside its root.
+
+# kiln-test-runs: single-id drivers
+
+load helpers
+
+setup_file() {
+  export KILN_ROOT=$BATS_FILE_TMPDIR/root KILN_RUNROOT=$BATS_FILE_TMPDIR/run
+  mkdir -p "$KILN_RUNROOT"
+  "$KILN" import "$(busybox_tarball)" localhost/busybox >/dev/null
+}
+setup() {
+  export KILN_ROOT=$BATS_FILE_TMPDIR/root KILN_RUNROOT=$BATS_FILE_TMPDIR/run
+}
+teardown() { :; }
+teardown_file() {
+  export KILN_ROOT=$BATS_FILE_TMPDIR/root KILN_RUNROOT=$BATS_FILE_TMPDIR/run
+  kiln_teardown
+}
+
+IMG=localhost/busybox
+
+@test "isolation: the command is pid 1 and host processes are invisible" {
+  run_kiln run --rm $IMG sh -c 'echo $$'
+  assert_equal "$KILN_STDOUT" "1"
+  run_kiln run --rm $IMG sh -c 'ls /proc | grep -c "^[0-9]"'
+  [[ $KILN_STDOUT -le 3 ]] || die "the container sees $KILN_STDOUT processes"
+  run_kiln run --rm $IMG probe pid
+  assert_equal "$KILN_STDOUT" "1"
+}
+
+@test "isolation: Docker's default capabilities; --cap-add and --cap-drop change them" {
+  run_kiln run --rm $IMG probe caps
+  assert_output_contains "00000000a80425fb"
+  run_kiln run --rm --cap-add SYS_ADMIN $IMG probe caps
+  assert_output_contains "00000000a82425fb"
+  run_kiln run --rm --cap-drop chown $IMG probe caps
+  assert_output_contains "00000000a80425fa"
+  run_kiln run --rm -u app $IMG probe caps
+  assert_output_contains "0000000000000000"
+}
+
+@test "isolation: seccomp refuses keyctl and unshare(CLONE_NEWUSER) unless unconfined" {
+  run_kiln run --rm $IMG probe syscall keyctl
+  assert_equal "$KILN_STDOUT" "EPERM"
+  run_kiln run --rm --security-opt seccomp=unconfined $IMG probe syscall keyctl
+  [[ $KILN_STDOUT != EPERM ]] || die "keyctl still refused when unconfined"
+  run_kiln run --rm $IMG probe syscall unshare-user
+  assert_equal "$KILN_STDOUT" "EPERM"
+  run_kiln run --rm --security-opt seccomp=unconfined $IMG probe syscall unshare-user
+  [[ $KILN_STDOUT != EPERM ]] || die "unshare still refused when unconfined"
+}
+
+@test "isolation: writes outside the root file system are impossible" {
+  local marker=$BATS_TEST_TMPDIR/outside
+  run_kiln '?' run --rm $IMG sh -c "touch $marker; touch /../../outside-$$; ls /proc/1/root/ >/dev/null"
+  [[ ! -e $marker ]] || die "the container wrote to the host"
+  [[ ! -e /outside-$$ ]] || die "the container escaped with .."
+  run_kiln run --rm $IMG sh -c 'mount -t tmpfs none /mnt 2>&1 || echo refused'
+  assert_output_contains "refused"
+}
+
+@test "isolation: in single-id mode chown succeeds as a no-op" {
+  skip_unless_single_id
+  run_kiln run --rm $IMG probe syscall chown
+  assert_equal "$KILN_STDOUT" "ok"
+}
