@@ -12,6 +12,9 @@
 # which fails on any difference not listed in build-diff/deliberate-differences or
 # the case's own file.
 #
+# buildah runs with --layers: without it, buildah bud commits one layer for the whole
+# build, where kiln (like docker) commits one per RUN, COPY and ADD.
+#
 # KILN_DIFF_REFERENCE_ONLY=1 compares buildah with itself (to check the pipeline
 # where kiln has no build command yet).
 
@@ -59,7 +62,7 @@ build_buildah() {
   local tag=$2 file=$1 ctx=$3
   shift 3
   echo "\$ buildah bud -t $tag -f $file $* $ctx" >&2
-  (cd "$ctx" && timeout -k 10 "$BUILDAH_TIMEOUT" buildah bud -q -t "$tag" -f "$file" "$@" "$ctx") >&2 ||
+  (cd "$ctx" && timeout -k 10 "$BUILDAH_TIMEOUT" buildah bud -q --layers -t "$tag" -f "$file" "$@" "$ctx") >&2 ||
     die "buildah bud of $tag failed"
 }
 
@@ -67,6 +70,7 @@ build_kiln() {
   local tag=$2 file=$1 ctx=$3
   shift 3
   if [[ ${KILN_DIFF_REFERENCE_ONLY:-} == 1 ]]; then
+    [[ -f ${file%/*}/Dockerfile.buildah && $file == */Dockerfile ]] && file=${file%/*}/Dockerfile.buildah
     build_buildah "$file" "$tag-a" "$ctx" "$@"
     return
   fi
