@@ -313,8 +313,9 @@ std::optional<store::ContainerRecord> reconcile(store::Store& store, store::Cont
     return std::nullopt;
   }
   try {
-    return update_state(store, record.id, [](ContainerState& s) {
-      if (s.status != ContainerStatus::running) return;
+    return update_state(store, record.id, [&](ContainerState& s) {
+      // Restarted (or finished) since we looked: not stale any more.
+      if (s.status != ContainerStatus::running || s.monitor_pid != state.monitor_pid) return;
       s.status = ContainerStatus::exited;
       s.exit_code = 137;
       s.pid = 0;

@@ -230,8 +230,8 @@ image::ImageConfig image_config_of(const store::Store& store, const store::Image
   return image::ImageConfig::parse(store.read_blob(image.config_digest));
 }
 
-store::ContainerRecord create_container(store::Store& store, const CreateOptions& options, const std::string& driver) {
-  store::ImageRecord image = store.image(options.image);
+store::ContainerRecord create_container(store::Store& store, const store::ImageRecord& image,
+                                        const CreateOptions& options, const std::string& driver) {
   ContainerConfig config = merge_config(image_config_of(store, image).config, options);
   config.driver = driver;
 

@@ -68,10 +68,10 @@ ContainerConfig merge_config(const image::RunConfig& image_config, const CreateO
 /// store's remembered one, else probed in the store's tmp/ and remembered.
 std::string choose_driver(store::Store& store, const std::optional<std::string>& requested);
 
-/// Creates the record and the empty rw layer (upper/work, or the vfs copy at first start).
-/// Throws not_found "no such image: X", conflict for a name in use.
-store::ContainerRecord create_container(store::Store& store, const CreateOptions& options,
-                                        const std::string& driver);
+/// Creates the record of a container of `image` and its empty rw layer (upper/work; the
+/// vfs copy is made at first start). Throws conflict for a name in use.
+store::ContainerRecord create_container(store::Store& store, const store::ImageRecord& image,
+                                        const CreateOptions& options, const std::string& driver);
 
 /// The image record and parsed config of a container's image.
 image::ImageConfig image_config_of(const store::Store& store, const store::ImageRecord& image);

@@ -127,4 +127,17 @@ void remove_container(store::Store& store, const store::ContainerRecord& record,
     if (v.kind == VolumeConfig::Kind::anonymous) util::remove_tree(volume_dir(store, v.source).parent_path());
 }
 
+store::ContainerRecord reconciled(store::Store& store, std::string_view name_or_id) {
+  auto record = reconcile(store, store.container(name_or_id));
+  if (!record) fail(ErrorKind::not_found, "no such container: {}", name_or_id);
+  return std::move(*record);
+}
+
+std::vector<store::ContainerRecord> reconcile_all(store::Store& store) {
+  std::vector<store::ContainerRecord> out;
+  for (auto& record : store.list_containers())
+    if (auto fresh = reconcile(store, std::move(record))) out.push_back(std::move(*fresh));
+  return out;
+}
+
 }  // namespace kiln::runtime

@@ -32,4 +32,9 @@ ContainerSpec start_spec(const store::Store& store, const store::ContainerRecord
 /// (named ones stay, as in Docker). The container must not be running.
 void remove_container(store::Store& store, const store::ContainerRecord& record, bool remove_volumes);
 
+/// store.container(name) after reconcile(); throws not_found "no such container: X".
+store::ContainerRecord reconciled(store::Store& store, std::string_view name_or_id);
+/// Every container, stale running records fixed (see reconcile()).
+std::vector<store::ContainerRecord> reconcile_all(store::Store& store);
+
 }  // namespace kiln::runtime

@@ -198,7 +198,7 @@ int run_session(store::Store& store, const std::string& id, const SessionOptions
       });
     } catch (const std::exception&) {
     }
-    tell_ready(ready_fd, why.empty() ? "failed" : why);
+    tell_ready(ready_fd, fmt::format("{} {}", static_cast<int>(kind), why));
     rootfs = {};
     guard.reset();
     if (config.auto_remove) {
@@ -223,7 +223,7 @@ int run_session(store::Store& store, const std::string& id, const SessionOptions
     s.finished_at.reset();
     s.last_spec = spec;
   });
-  tell_ready(ready_fd, "");
+  tell_ready(ready_fd, "ok");
 
   Sink sink(options.detached ? std::optional<LogWriter>(LogWriter(paths.log)) : std::nullopt);
   util::Fd master = process->terminal();

@@ -15,7 +15,8 @@ namespace kiln::runtime {
 struct SessionOptions {
   /// Output to the container's log (k8s-file), stdin /dev/null; else this process's stdio.
   bool detached = false;
-  /// Written once: empty then closed when the container runs, or the error text.
+  /// Written once, then closed: "ok" when the container runs, else
+  /// "<ErrorKind as int> <one-line error>".
   int ready_fd = -1;
 };
 
