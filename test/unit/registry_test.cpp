@@ -20,7 +20,13 @@
 #include "registry/auth_file.hpp"
 #include "registry/client.hpp"
 #include "registry/http.hpp"
+#include "registry/progress.hpp"
+#include "registry/pull.hpp"
+#include "registry/push.hpp"
+#include "registry/recompress.hpp"
 #include "registry/worker_pool.hpp"
+#include "layer/create.hpp"
+#include "store/store.hpp"
 #include "util/digest.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -770,5 +776,169 @@ TEST_SUITE("registry") {
       if (download(client, "par/x", blob.second) == blob.first) ++ok;
     });
     CHECK(ok == 8);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Pull and push: progress rendering, format choices, recompression, and a
+// round trip through a real registry into a store.
+
+TEST_CASE("progress: byte counts, one line per start and end off a terminal, silence with -q") {
+  CHECK(human_bytes(512) == "512B");
+  CHECK(human_bytes(1536) == "1.5KiB");
+  CHECK(human_bytes(5u << 20) == "5.0MiB");
+  char* text = nullptr;
+  std::size_t size = 0;
+  FILE* out = ::open_memstream(&text, &size);
+  {
+    TransferProgress progress(TransferProgress::Mode::lines, out);
+    auto a = progress.add("blob 0123456789ab", 100);
+    auto b = progress.add("blob ba9876543210", 10);
+    progress.start(a);
+    progress.update(a, 50, 100);  // nothing: lines mode prints starts and ends only
+    progress.finish(a);
+    progress.finish(b, "skipped: already exists");
+    progress.message("Writing manifest to image destination");
+  }
+  std::fclose(out);
+  std::string lines(text, size);
+  std::free(text);
+  CHECK(lines.starts_with("Copying blob 0123456789ab\nCopied blob 0123456789ab (100B in "));
+  CHECK(lines.find("Copying blob ba9876543210 skipped: already exists\n") != std::string::npos);
+  CHECK(lines.ends_with("Writing manifest to image destination\n"));
+  CHECK(lines.find('\x1b') == std::string::npos);
+
+  text = nullptr;
+  out = ::open_memstream(&text, &size);
+  {
+    TransferProgress quiet(TransferProgress::Mode::quiet, out);
+    quiet.start(quiet.add("blob x", 1));
+    quiet.message("m");
+  }
+  std::fclose(out);
+  CHECK(size == 0);
+  std::free(text);
+}
+
+TEST_CASE("push: --format values and the repository blobs are mounted from") {
+  CHECK(parse_manifest_format("oci") == ManifestFormat::oci);
+  CHECK(parse_manifest_format("v2s2") == ManifestFormat::docker);
+  CHECK(message_of([] { parse_manifest_format("v2s1"); }).find("not supported") != std::string::npos);
+  CHECK(message_of([] { parse_manifest_format("xml"); }) == "unknown manifest format \"xml\" (want oci or v2s2)");
+
+  store::ImageRecord image;
+  image.digests = {"quay.io/a/b@sha256:" + std::string(64, 'a'), "127.0.0.1:5000/src/img@sha256:" + std::string(64, 'b')};
+  CHECK(mount_source(image, image::Reference::parse("127.0.0.1:5000/dst/img:1")) == "src/img");
+  CHECK(mount_source(image, image::Reference::parse("127.0.0.1:5000/src/img:2")) == "");
+  CHECK(mount_source(image, image::Reference::parse("ghcr.io/x/y")) == "");
+  CHECK(blob_lock_key(util::Digest::sha256_hex(std::string(64, 'c'))) == "blob-" + std::string(64, 'c'));
+}
+
+TEST_CASE("recompress: gzip -> zstd -> gzip keeps the tar bytes (the diff id)") {
+  util::TempDir tmp(fs::temp_directory_path(), "kiln-recompress-");
+  std::string raw = random_bytes(300000, 7) + std::string(200000, 'x');
+  util::Digest diff_id = util::sha256_of(raw);
+  {
+    auto fd = util::open_file(tmp.path() / "a.gz", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    layer::CompressedWriter writer(fd, layer::Compression::gzip);
+    writer.write(raw.data(), raw.size());
+    writer.finish();
+  }
+  using image::media_type::Compression;
+  Recompressed zst = recompress_blob(tmp.path() / "a.gz", Compression::gzip, tmp.path() / "b.zst", Compression::zstd);
+  CHECK(zst.diff_id == diff_id);
+  CHECK(zst.digest == util::sha256_of_file(tmp.path() / "b.zst"));
+  CHECK(zst.size == fs::file_size(tmp.path() / "b.zst"));
+  Recompressed gz = recompress_blob(tmp.path() / "b.zst", Compression::zstd, tmp.path() / "c.gz", Compression::gzip);
+  CHECK(gz.diff_id == diff_id);
+  Recompressed plain = recompress_blob(tmp.path() / "c.gz", Compression::gzip, tmp.path() / "d.tar", Compression::none);
+  CHECK(util::read_file(tmp.path() / "d.tar") == raw);
+  // A truncated stream is an error, not a short layer.
+  fs::resize_file(tmp.path() / "c.gz", fs::file_size(tmp.path() / "c.gz") / 2);
+  ErrorKind kind = ErrorKind::generic;
+  std::string message = message_of(
+      [&] { recompress_blob(tmp.path() / "c.gz", Compression::gzip, tmp.path() / "e.zst", Compression::zstd); }, &kind);
+  CHECK(kind == ErrorKind::corrupt);
+  CHECK(message.find("truncated") != std::string::npos);
+}
+
+TEST_SUITE("registry") {
+  TEST_CASE("pull into a store keeps the manifest bytes; push mounts, then skips what exists") {
+    if (!have_registry()) return;
+    LocalRegistry reg("");
+    RegistryOptions options;
+    options.insecure = true;
+    RegistryClient client(reg.host, options);
+    util::TempDir tmp(fs::temp_directory_path(), "kiln-pull-");
+
+    // A two-layer image made with the layer module, uploaded by hand.
+    std::vector<util::Digest> diff_ids;
+    std::vector<std::pair<util::Digest, std::uint64_t>> blobs;
+    for (int i = 0; i < 2; ++i) {
+      fs::path dir = tmp.path() / fmt::format("tree{}", i);
+      fs::create_directories(dir / "etc");
+      util::write_file_atomic(dir / "etc" / fmt::format("file{}", i), fmt::format("layer {}\n", i));
+      fs::path blob = tmp.path() / fmt::format("layer{}.tgz", i);
+      auto fd = util::open_file(blob, O_RDWR | O_CREAT | O_TRUNC, 0600);
+      layer::CreateResult created = layer::create_layer(dir, fd);
+      diff_ids.push_back(created.diff_id);
+      blobs.emplace_back(created.blob_digest, created.compressed_size);
+      client.upload_blob("src/img", created.blob_digest, created.compressed_size, fd);
+    }
+    std::string config = fmt::format(
+        R"({{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}})",
+        diff_ids[0].str(), diff_ids[1].str());
+    util::Digest config_digest = push_blob(client, "src/img", config);
+    OrderedJson m;
+    m["schemaVersion"] = 2;
+    m["mediaType"] = std::string(kOciManifest);
+    m["config"] = {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", config_digest.str()},
+                   {"size", config.size()}};
+    m["layers"] = OrderedJson::array();
+    for (auto& [digest, size] : blobs)
+      m["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                             {"digest", digest.str()},
+                             {"size", size}});
+    std::string manifest = m.dump(2);  // indented: the store must keep these very bytes
+    util::Digest manifest_digest = client.put_manifest("src/img", "1", manifest, kOciManifest);
+
+    store::Store store = store::Store::open(tmp.path() / "root");
+    PullOptions pull;
+    pull.single_id = true;
+    auto ref = image::Reference::parse(reg.host + "/src/img:1");
+    PulledImage pulled = pull_image(store, client, ref, pull);
+    CHECK(pulled.record.id == config_digest);
+    CHECK(pulled.manifest_digest == manifest_digest);
+    CHECK(pulled.layers_downloaded == 2);
+    CHECK(store.read_blob(manifest_digest) == manifest);
+    CHECK(pulled.record.names == std::vector<std::string>{reg.host + "/src/img:1"});
+    CHECK(pulled.record.digests == std::vector<std::string>{reg.host + "/src/img@" + manifest_digest.str()});
+    REQUIRE(pulled.record.layers.size() == 2);
+    CHECK(util::read_file(store.layer_dir(pulled.record.layers[1]) / "etc/file1") == "layer 1\n");
+    // Again: everything is there, nothing is downloaded.
+    CHECK(pull_image(store, client, ref, pull).layers_downloaded == 0);
+
+    auto dest = image::Reference::parse(reg.host + "/dst/img:1");
+    PushedImage pushed = push_image(store, client, pulled.record, dest);
+    CHECK(pushed.manifest_digest == manifest_digest);
+    CHECK(pushed.blobs_mounted == 3);
+    CHECK(pushed.blobs_uploaded == 0);
+    PushedImage again = push_image(store, client, pulled.record, dest);
+    CHECK(again.blobs_existing == 3);
+    CHECK(again.manifest_digest == manifest_digest);
+
+    PushOptions docker;
+    docker.format = ManifestFormat::docker;
+    PushedImage converted = push_image(store, client, pulled.record, image::Reference::parse(reg.host + "/dst/img:d"), docker);
+    CHECK(converted.manifest_media_type == std::string(kDockerManifest));
+    Manifest back = client.get_manifest("dst/img", "d");
+    CHECK(back.bytes.find(config_digest.str()) != std::string::npos);
+    CHECK(back.bytes.find("application/vnd.docker.image.rootfs.diff.tar.gzip") != std::string::npos);
+
+    // A tag that does not exist: not_found, nothing recorded.
+    ErrorKind kind = ErrorKind::generic;
+    message_of([&] { pull_image(store, client, image::Reference::parse(reg.host + "/src/img:nope"), pull); }, &kind);
+    CHECK(kind == ErrorKind::not_found);
+    CHECK(store.list_images().size() == 1);
   }
 }
