@@ -32,11 +32,12 @@ config_of() {
   [[ $id =~ ^[0-9a-f]{64}$ ]] || die "not an id: $id"
   run_kiln images --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}'
   assert_output "sha256:$id localhost/plain:latest"
-  local chain
-  chain=$("$KILN" image inspect --format '{{index .RootFS.Layers 0}}' plain)
-  run "$KILN" unshare cat "$KILN_ROOT/layers/${chain#sha256:}/diff/etc/content"
+  local layer
+  layer=$("$KILN" image inspect --format '{{.GraphDriver.Data.UpperDir}}' plain)
+  [[ $layer == "$KILN_ROOT/layers/"*/diff ]] || die "layer directory $layer"
+  run "$KILN" unshare cat "$layer/etc/content"
   assert_equal "${lines[-1]}" "hello" "file content in the layer"
-  run "$KILN" unshare readlink "$KILN_ROOT/layers/${chain#sha256:}/diff/bin/link"
+  run "$KILN" unshare readlink "$layer/bin/link"
   assert_equal "${lines[-1]}" "../etc/content" "symlink in the layer"
 }
 
@@ -52,7 +53,7 @@ config_of() {
   [[ $(<"$BATS_TEST_TMPDIR/stdin-id") =~ ^[0-9a-f]{64}$ ]] || die "stdin import printed $(<"$BATS_TEST_TMPDIR/stdin-id")"
   local name layers=()
   for name in p g z s; do
-    layers+=("$("$KILN" image inspect --format '{{index .RootFS.Layers 0}}' "$name")")
+    layers+=("$("$KILN" image inspect --format '{{.RootFS.Layers}}' "$name")")
   done
   assert_equal "${layers[1]}" "${layers[0]}" "gzip layer"
   assert_equal "${layers[2]}" "${layers[0]}" "zstd layer"

@@ -101,7 +101,7 @@ crash_import() {
   local tarball
   tarball=$(mk_rootfs load x)
   run_kiln import "$tarball" localhost/saved
-  run_kiln save -o "$BATS_TEST_TMPDIR/saved.tar" localhost/saved
+  run_kiln save -o "$BATS_TEST_TMPDIR/saved.tar" localhost/saved:latest
   run_kiln rmi localhost/saved
   local point
   for point in blob-before-rename layer-extracted layer-before-rename layer-after-rename file-before-rename; do
