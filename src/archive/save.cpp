@@ -19,6 +19,7 @@
 #include "archive/archive_output.hpp"
 #include "archive/docker_archive.hpp"
 #include "archive/image_writer.hpp"
+#include "archive/lookup.hpp"
 #include "archive/oci_layout.hpp"
 #include "image/config.hpp"
 #include "image/manifest.hpp"
@@ -264,24 +265,14 @@ SaveFormat parse_save_format(std::string_view text) {
   fail(ErrorKind::invalid_input, "unsupported format \"{}\": use docker-archive, oci-archive or oci-dir", text);
 }
 
-SaveImage resolve_save_image(const store::Store& store, std::string_view text) {
-  SaveImage out{store.image(text), std::nullopt};
-  const auto& names = out.image.names;
-  // The name the user meant, as stored: full, short (docker.io/library/) or local (localhost/).
-  for (auto parse : {&image::Reference::parse, &image::Reference::parse_local}) {
-    try {
-      std::string full = parse(text).str();
-      if (std::find(names.begin(), names.end(), full) != names.end()) {
-        out.name = full;
-        return out;
-      }
-    } catch (const Error&) {
-      // Not a reference (an id, say): tried below.
-    }
-  }
-  auto prefix = image::id_prefix(text);
-  bool by_id = prefix && out.image.id.hex().starts_with(*prefix);
-  if (!by_id && !names.empty()) out.name = names.front();
+SaveImage resolve_save_image(const store::Store& store, std::string_view text,
+                             const std::vector<std::string>& search_registries) {
+  auto index = store.image_index();
+  auto found = lookup_image(*index, text, search_registries);
+  if (!found.image) fail(ErrorKind::not_found, "no such image: {}", text);
+  SaveImage out{*found.image, std::nullopt};
+  // Named by id: no name in the archive, as podman and docker do.
+  if (!found.matched_name.empty()) out.name = found.matched_name;
   return out;
 }
 

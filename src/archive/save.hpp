@@ -28,9 +28,10 @@ struct SaveImage {
   std::optional<std::string> name;
 };
 
-/// Looks up what the user typed (name, short name or id prefix) in the store; throws
-/// kiln::Error(not_found) "no such image: X".
-SaveImage resolve_save_image(const store::Store& store, std::string_view text);
+/// Looks up what the user typed (name, short name or id prefix) in the store as every
+/// command does (lookup.hpp); throws kiln::Error(not_found) "no such image: X".
+SaveImage resolve_save_image(const store::Store& store, std::string_view text,
+                             const std::vector<std::string>& search_registries = {"docker.io"});
 
 /// Writes the images as an archive (docker_archive or oci_archive) to out, which is
 /// written sequentially (a pipe is fine). Throws; out may then hold a partial archive.

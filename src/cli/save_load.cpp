@@ -26,7 +26,7 @@ int run_save(const Args& args) {
 
   auto store = store::Store::open(ctx.root);
   std::vector<archive::SaveImage> images;
-  for (const auto& name : args.positional()) images.push_back(archive::resolve_save_image(store, name));
+  for (const auto& name : args.positional()) images.push_back(archive::resolve_save_image(store, name, ctx.config.search_registries));
   if (output) archive::save_to_path(store, images, format, *output);
   else archive::save_to_fd(store, images, format, util::Fd(STDOUT_FILENO));
   return 0;

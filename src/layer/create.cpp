@@ -73,6 +73,8 @@ public:
   // descend into (from_overlay_upper whiteouts never are).
   util::UniqueFd add(util::Fd dir, const std::string& name, const std::string& path) {
     struct stat st;
+    // fuse-overlayfs' opaque markers: the directory itself is emitted as opaque.
+    if (options_.from_overlay_upper && is_fuse_overlay_marker(name)) return {};
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) throw util::sys_error("stat {}", path);
     if (S_ISSOCK(st.st_mode)) return {};
     util::UniqueFd fd;

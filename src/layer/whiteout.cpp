@@ -22,6 +22,8 @@ constexpr const char* kUserOpaque = "user.overlay.opaque";
 constexpr const char* kTrustedOpaque = "trusted.overlay.opaque";
 constexpr const char* kUserWhiteout = "user.overlay.whiteout";
 constexpr const char* kTrustedWhiteout = "trusted.overlay.whiteout";
+// fuse-overlayfs marks opaque directories of its upper dir with its own name.
+constexpr const char* kFuseOpaque = "user.fuseoverlayfs.opaque";
 
 // trusted.* needs CAP_SYS_ADMIN in the initial namespace; in kiln's user namespace
 // it fails with EPERM, which is expected and ignored.
@@ -39,7 +41,12 @@ std::string get_xattr(int fd, const char* name) {
 }  // namespace
 
 bool is_overlay_xattr(std::string_view name) {
-  return name.starts_with("user.overlay.") || name.starts_with("trusted.overlay.");
+  return name.starts_with("user.overlay.") || name.starts_with("trusted.overlay.") ||
+         name.starts_with("user.fuseoverlayfs.") || name.starts_with("trusted.fuseoverlayfs.");
+}
+
+bool is_fuse_overlay_marker(std::string_view name) {
+  return name == kOpaqueMarker || name == kFuseOpaqueWhiteout;
 }
 
 void make_overlay_whiteout(util::Fd dir, const std::string& name) {
@@ -74,7 +81,13 @@ bool is_overlay_whiteout(const struct stat& st, util::Fd fd) {
 }
 
 bool is_overlay_opaque(util::Fd dir) {
-  return get_xattr(dir.get(), kUserOpaque) == "y" || get_xattr(dir.get(), kTrustedOpaque) == "y";
+  if (get_xattr(dir.get(), kUserOpaque) == "y" || get_xattr(dir.get(), kTrustedOpaque) == "y" ||
+      get_xattr(dir.get(), kFuseOpaque) == "y")
+    return true;
+  // fuse-overlayfs also leaves marker entries inside an opaque directory.
+  struct stat st;
+  return ::fstatat(dir.get(), std::string(kOpaqueMarker).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+         ::fstatat(dir.get(), std::string(kFuseOpaqueWhiteout).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 }  // namespace kiln::layer

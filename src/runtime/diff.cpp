@@ -127,17 +127,26 @@ public:
         if (!under_new && lowers_.find(child)) reported |= add(child, ChangeKind::deleted);
         continue;
       }
-      std::optional<struct stat> below = under_new ? std::nullopt : lowers_.find(child);
-      if (!below && is_runtime_mount_point(child)) continue;
+      // A plain struct plus a flag, not std::optional: GCC 12 reports a false
+      // -Wmaybe-uninitialized for an optional<stat> read after the recursive walk.
+      struct stat below{};
+      bool has_below = false;
+      if (!under_new) {
+        if (auto found = lowers_.find(child)) {
+          below = *found;
+          has_below = true;
+        }
+      }
+      if (!has_below && is_runtime_mount_point(child)) continue;
       if (!S_ISDIR(st.st_mode)) {
-        reported |= add(child, below ? ChangeKind::modified : ChangeKind::added);
+        reported |= add(child, has_below ? ChangeKind::modified : ChangeKind::added);
         continue;
       }
       int fd = ::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0) throw util::sys_error("open {}", child);
       util::UniqueFd sub{util::adopt, fd};
-      if (!below || !S_ISDIR(below->st_mode)) {
-        add(child, below ? ChangeKind::modified : ChangeKind::added);
+      if (!has_below || !S_ISDIR(below.st_mode)) {
+        add(child, has_below ? ChangeKind::modified : ChangeKind::added);
         walk(sub.borrow(), child, true);
         reported = true;
         continue;
@@ -150,7 +159,7 @@ public:
         for (const auto& gone : lowers_.names(child))
           if (!std::binary_search(kept.begin(), kept.end(), gone)) inner |= add(join(child, gone), ChangeKind::deleted);
       }
-      bool metadata = st.st_mode != below->st_mode || st.st_uid != below->st_uid || st.st_gid != below->st_gid;
+      bool metadata = st.st_mode != below.st_mode || st.st_uid != below.st_uid || st.st_gid != below.st_gid;
       if (inner || opaque || metadata) reported |= add(child, ChangeKind::modified);
     }
     return reported;

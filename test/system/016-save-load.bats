@@ -52,7 +52,7 @@ history_of() {
   mkdir x && tar -C x -xf bb.tar
   run python3 - "$image_id" <<'PY'
 import hashlib, json, sys
-image_id = sys.argv[1]
+image_id = "sha256:" + sys.argv[1].split(":")[-1]
 m = json.load(open("x/manifest.json"))
 assert len(m) == 1, m
 e = m[0]
@@ -89,8 +89,8 @@ PY
     assert_line "Loaded image: localhost/busybox:latest"
     assert_line "Loaded image: localhost/busybox:v2"
     kiln_in "$root" images --format '{{.ID}} {{.Repository}}:{{.Tag}}'
-    assert_line "${image_id:7:12} localhost/busybox:latest"
-    assert_line "${image_id:7:12} localhost/busybox:v2"
+    assert_line "${image_id:0:12} localhost/busybox:latest"
+    assert_line "${image_id:0:12} localhost/busybox:v2"
     kiln_in "$root" image inspect --format '{{.Id}}' localhost/busybox:v2
     assert_output "$image_id"
     assert_equal "$(history_of "$root" localhost/busybox)" "$want_history" "history after $format"
@@ -129,11 +129,11 @@ PY
   kiln_in "$(other_root multi)" image inspect --format '{{.Id}}' localhost/other:1
   assert_output "$second"
 
-  run_kiln save -o "$BATS_TEST_TMPDIR/byid.tar" "${image_id:7:12}"
+  run_kiln save -o "$BATS_TEST_TMPDIR/byid.tar" "${image_id:0:12}"
   kiln_in "$(other_root byid)" load -i "$BATS_TEST_TMPDIR/byid.tar"
-  assert_output "Loaded image: $image_id"
+  assert_output "Loaded image: sha256:$image_id"
   kiln_in "$(other_root byid)" images --format '{{.ID}} {{.Repository}}'
-  assert_output "${image_id:7:12} <none>"
+  assert_output "${image_id:0:12} <none>"
 }
 
 @test "save: errors leave no file behind" {

@@ -1,0 +1,224 @@
+#!/usr/bin/env bats
+# kiln pull and push against a real registry: exact manifests and ids, pull by
+# digest, an index resolved to the host's platform, round trips, blob reuse
+# (HEAD before upload, cross-repository mounts), format and compression
+# conversion, progress output, parallel pulls on one store, search.
+
+load helpers
+load registry
+load registry-images
+
+setup_file() {
+    start_registry
+    export SEED_DIR=$BATS_FILE_TMPDIR/seed
+    mkdir -p "$SEED_DIR"
+    cp "$(busybox_tarball)" "$SEED_DIR/busybox.tar"
+    small_tar "$SEED_DIR/extra.tar" etc/kiln-extra "extra layer"
+    small_tar "$SEED_DIR/arm.tar" etc/kiln-arch "arm64 image"
+    SEED_DIGEST=$(seed_image seed/busybox:1 "$SEED_DIR/busybox.tar" "$SEED_DIR/extra.tar")
+    SEED_ID=$(seed_config seed/busybox:1)
+    export SEED_DIGEST SEED_ID
+}
+
+teardown_file() { stop_registry; }
+
+# kiln_has COMMAND: the kiln under test has that command (others land separately).
+kiln_has() { "$KILN" "$@" --help >/dev/null 2>&1; }
+
+@test "pull: image id, exact manifest bytes, RepoDigest and extracted layers" {
+    run_kiln pull -q --tls-verify=false "$REGISTRY/seed/busybox:1"
+    assert_equal "$KILN_STDOUT" "${SEED_ID#sha256:}" "printed id"
+    [[ -z $KILN_STDERR ]] || die "-q printed on stderr: $KILN_STDERR"
+    # The manifest is kept byte for byte (the seed writes it indented on purpose).
+    local hex=${SEED_DIGEST#sha256:}
+    cmp "$KILN_ROOT/blobs/sha256/$hex" <(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        "http://$REGISTRY/v2/seed/busybox/manifests/1") || die "stored manifest differs from the registry's"
+    grep -q "$REGISTRY/seed/busybox@$SEED_DIGEST" "$KILN_ROOT/images/index" || die "no RepoDigest recorded"
+    grep -q "$REGISTRY/seed/busybox:1" "$KILN_ROOT/images/index" || die "no name recorded"
+    # Both layers are extracted: busybox in one, the extra file in the other.
+    run_kiln unshare sh -c 'ls "$KILN_ROOT"/layers/*/diff/bin/busybox && cat "$KILN_ROOT"/layers/*/diff/etc/kiln-extra'
+    assert_output_contains "extra layer"
+    if kiln_has images; then
+        run_kiln images --format '{{.Repository}}:{{.Tag}} {{.Digest}}'
+        assert_output_contains "$REGISTRY/seed/busybox:1 $SEED_DIGEST"
+    fi
+    if kiln_has system check; then run_kiln system check; fi
+}
+
+@test "pull: a plain-http registry needs --tls-verify=false, as podman" {
+    run_kiln 125 pull -q "$REGISTRY/seed/busybox:1"
+    [[ ${#lines[@]} == 1 ]] || die "want one error line"
+    assert_output_contains "kiln: pull $REGISTRY/seed/busybox:1: "
+    [[ ! -e $KILN_ROOT/images/index ]] || ! grep -q seed/busybox "$KILN_ROOT/images/index"
+}
+
+@test "pull: by digest; a layer already in the store is not fetched again" {
+    run_kiln pull -q --tls-verify=false "$REGISTRY/seed/busybox@$SEED_DIGEST"
+    assert_equal "$KILN_STDOUT" "${SEED_ID#sha256:}" "printed id"
+    grep -q "$REGISTRY/seed/busybox@$SEED_DIGEST" "$KILN_ROOT/images/index"
+    run_kiln pull --tls-verify=false "$REGISTRY/seed/busybox:1"
+    assert_output_contains "skipped: already exists"
+    assert_output_not_contains "Copied blob"
+}
+
+@test "pull: an index resolves to the host's platform; --platform picks another; no match is an error" {
+    local host_arch
+    host_arch=$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+    local other=arm64
+    [[ $host_arch == arm64 ]] && other=amd64
+    local other_digest
+    other_digest=$(seed_image multi/busybox:other --arch "$other" "$SEED_DIR/busybox.tar" "$SEED_DIR/arm.tar")
+    local other_id
+    other_id=$(seed_config multi/busybox:other)
+    # Blobs of the host image must exist in multi/busybox: mount them.
+    python3 - "$REGISTRY" <<'PY'
+import json, sys, urllib.request
+r = sys.argv[1]
+m = json.load(urllib.request.urlopen(urllib.request.Request(f"http://{r}/v2/seed/busybox/manifests/1",
+    headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})))
+for d in [m["config"]["digest"]] + [l["digest"] for l in m["layers"]]:
+    urllib.request.urlopen(urllib.request.Request(
+        f"http://{r}/v2/multi/busybox/blobs/uploads/?mount={d}&from=seed/busybox", method="POST"))
+PY
+    # The host's manifest, copied into the repository by digest.
+    curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REGISTRY/v2/seed/busybox/manifests/1" |
+        curl -s -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @- \
+            "http://$REGISTRY/v2/multi/busybox/manifests/$SEED_DIGEST" -o /dev/null
+    local index
+    index=$(seed_index multi/busybox:latest "$other_digest=linux/$other" "$SEED_DIGEST=linux/$host_arch")
+    run_kiln pull -q --tls-verify=false "$REGISTRY/multi/busybox"
+    assert_equal "$KILN_STDOUT" "${SEED_ID#sha256:}" "host platform's id"
+    grep -q "$REGISTRY/multi/busybox@$index" "$KILN_ROOT/images/index" || die "index digest not recorded"
+    run_kiln pull -q --tls-verify=false --platform "linux/$other" "$REGISTRY/multi/busybox"
+    assert_equal "$KILN_STDOUT" "${other_id#sha256:}" "--platform's id"
+    run_kiln 125 pull -q --tls-verify=false --platform linux/s390x "$REGISTRY/multi/busybox"
+    assert_output_contains 'no image found in manifest list for architecture "s390x"'
+    [[ ${#lines[@]} == 1 ]] || die "want one error line"
+}
+
+@test "round trip: push to another repository mounts the blobs, keeps the digest; a second push sends nothing" {
+    start_blob_proxy
+    local src=$BLOB_PROXY/seed/busybox:1 dest=$BLOB_PROXY/copy/busybox:1
+    run_kiln pull -q --tls-verify=false "$src"
+    local id=$KILN_STDOUT
+    : > "$BLOB_PROXY_LOG"
+    run_kiln push --tls-verify=false --digestfile "$BATS_TEST_TMPDIR/digest" "$src" "$dest"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/digest")" "$SEED_DIGEST" "pushed manifest digest"
+    assert_output_contains "mounted from seed/busybox"
+    # Three blobs (config, two layers), each mounted: no upload session, no blob PUT.
+    [[ $(grep -c 'POST /v2/copy/busybox/blobs/uploads/?mount=' "$BLOB_PROXY_LOG") == 3 ]] ||
+        die "want 3 mount requests: $(cat "$BLOB_PROXY_LOG")"
+    ! grep -q 'PUT /v2/copy/busybox/blobs/' "$BLOB_PROXY_LOG" || die "a blob was uploaded"
+    : > "$BLOB_PROXY_LOG"
+    run_kiln push --tls-verify=false "$src" "$dest"
+    ! grep -q 'blobs/uploads' "$BLOB_PROXY_LOG" || die "second push started an upload: $(cat "$BLOB_PROXY_LOG")"
+    [[ $(grep -c 'HEAD /v2/copy/busybox/blobs/' "$BLOB_PROXY_LOG") == 3 ]] || die "want 3 HEAD checks"
+
+    # Back from the copy into an empty store: same id, same digest.
+    export KILN_ROOT=$BATS_TEST_TMPDIR/root2
+    run_kiln pull -q --tls-verify=false "$dest"
+    assert_equal "$KILN_STDOUT" "$id" "id after the round trip"
+    grep -q "$BLOB_PROXY/copy/busybox@$SEED_DIGEST" "$KILN_ROOT/images/index"
+    if kiln_has run; then
+        run_kiln run --rm "$dest" cat /etc/kiln-extra
+        assert_output "extra layer"
+    fi
+    "$KILN" unshare rm -rf "$KILN_ROOT"
+}
+
+@test "push: a fresh repository gets every blob uploaded, in parallel, then the manifest" {
+    start_blob_proxy
+    run_kiln pull -q --tls-verify=false "$REGISTRY/seed/busybox:1"
+    : > "$BLOB_PROXY_LOG"
+    # Pushed from its registry name to the proxy: another registry, so nothing to mount.
+    run_kiln push --tls-verify=false "$REGISTRY/seed/busybox:1" "$BLOB_PROXY/fresh/busybox:2"
+    [[ $(grep -c 'PUT /v2/fresh/busybox/blobs/uploads/' "$BLOB_PROXY_LOG") == 3 ]] ||
+        die "want 3 blob uploads: $(cat "$BLOB_PROXY_LOG")"
+    assert_output_contains "Writing manifest to image destination"
+    [[ $(curl -s "http://$REGISTRY/v2/fresh/busybox/tags/list") == *'"2"'* ]]
+}
+
+@test "push --format v2s2 converts the manifest; the config (image id) stays the same" {
+    run_kiln pull -q --tls-verify=false "$REGISTRY/seed/busybox:1"
+    local id=$KILN_STDOUT
+    run_kiln push -q --tls-verify=false --format v2s2 --digestfile "$BATS_TEST_TMPDIR/d" \
+        "$REGISTRY/seed/busybox:1" "$REGISTRY/conv/busybox:docker"
+    local manifest
+    manifest=$(curl -s -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+        "http://$REGISTRY/v2/conv/busybox/manifests/docker")
+    [[ $manifest == *'"mediaType":"application/vnd.docker.distribution.manifest.v2+json"'* ]] || die "not v2s2: $manifest"
+    [[ $manifest == *"application/vnd.docker.image.rootfs.diff.tar.gzip"* ]]
+    [[ $manifest == *"\"digest\":\"sha256:$id\""* ]] || die "config changed: $manifest"
+    export KILN_ROOT=$BATS_TEST_TMPDIR/root2
+    run_kiln pull -q --tls-verify=false "$REGISTRY/conv/busybox:docker"
+    assert_equal "$KILN_STDOUT" "$id"
+    grep -q "conv/busybox@$(cat "$BATS_TEST_TMPDIR/d")" "$KILN_ROOT/images/index"
+    "$KILN" unshare rm -rf "$KILN_ROOT"
+}
+
+@test "push --compression-format zstd recompresses the layers; diff ids and id unchanged" {
+    run_kiln pull -q --tls-verify=false "$REGISTRY/seed/busybox:1"
+    local id=$KILN_STDOUT
+    run_kiln push -q --tls-verify=false --compression-format zstd "$REGISTRY/seed/busybox:1" "$REGISTRY/zst/busybox:1"
+    local manifest
+    manifest=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REGISTRY/v2/zst/busybox/manifests/1")
+    [[ $(grep -o 'tar+zstd' <<<"$manifest" | wc -l) == 2 ]] || die "layers not zstd: $manifest"
+    export KILN_ROOT=$BATS_TEST_TMPDIR/root2
+    run_kiln pull -q --tls-verify=false "$REGISTRY/zst/busybox:1"
+    assert_equal "$KILN_STDOUT" "$id"
+    "$KILN" unshare rm -rf "$KILN_ROOT"
+    # v2s2 has no zstd layer type.
+    export KILN_ROOT=$BATS_TEST_TMPDIR/root
+    run_kiln 125 push -q --tls-verify=false --format v2s2 --compression-format zstd \
+        "$REGISTRY/seed/busybox:1" "$REGISTRY/zst/busybox:2"
+    assert_output_contains "zstd-compressed layers need the OCI format"
+}
+
+@test "pull: progress is one line per layer start and end when stderr is not a terminal" {
+    run_kiln pull --tls-verify=false "$REGISTRY/seed/busybox:1"
+    assert_equal "$KILN_STDOUT" "${SEED_ID#sha256:}" "stdout carries only the id"
+    [[ $(grep -c '^Copying blob ' <<<"$KILN_STDERR") == 2 ]] || die "want 2 start lines"
+    [[ $(grep -c '^Copied blob .* in ' <<<"$KILN_STDERR") == 2 ]] || die "want 2 end lines"
+    [[ $KILN_STDERR != *$'\e'* ]] || die "escape sequences without a terminal"
+}
+
+@test "pull: short names go through the configured search registries" {
+    mkdir -p "$BATS_TEST_TMPDIR/config/kiln"
+    printf 'registries:\n  search: [%s]\n  insecure: [%s]\n' "$REGISTRY" "$REGISTRY" > "$BATS_TEST_TMPDIR/config/kiln/config.yaml"
+    XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/config run_kiln pull seed/busybox:1
+    assert_output_contains "Trying to pull $REGISTRY/seed/busybox:1..."
+    assert_line 0 "${SEED_ID#sha256:}"
+    run_kiln 125 pull localhost/busybox
+    assert_output_contains "localhost/ names images that exist only locally"
+}
+
+@test "two pulls of one image in parallel on one store both succeed" {
+    "$KILN" pull -q --tls-verify=false "$REGISTRY/seed/busybox:1" > "$BATS_TEST_TMPDIR/a" 2>&1 &
+    local a=$!
+    "$KILN" pull -q --tls-verify=false "$REGISTRY/seed/busybox@$SEED_DIGEST" > "$BATS_TEST_TMPDIR/b" 2>&1 &
+    local b=$!
+    wait $a || die "first pull failed: $(cat "$BATS_TEST_TMPDIR/a")"
+    wait $b || die "second pull failed: $(cat "$BATS_TEST_TMPDIR/b")"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/a")" "${SEED_ID#sha256:}"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/b")" "${SEED_ID#sha256:}"
+    [[ $(ls "$KILN_ROOT/layers" | wc -l) == 2 ]] || die "layers stored twice"
+    if kiln_has system check; then run_kiln system check; fi
+}
+
+@test "search: catalog names with the term, --limit, --list-tags, --format" {
+    seed_image other/busybox:2 "$SEED_DIR/arm.tar" >/dev/null
+    run_kiln search --tls-verify=false "$REGISTRY/busybox"
+    [[ ${lines[0]} =~ ^NAME\ +DESCRIPTION$ ]] || die "header: ${lines[0]}"
+    assert_output_contains "$REGISTRY/seed/busybox"
+    assert_output_contains "$REGISTRY/other/busybox"
+    run_kiln search --tls-verify=false --limit 1 "$REGISTRY/busybox"
+    [[ ${#lines[@]} == 2 ]] || die "--limit 1 gives one row"
+    run_kiln search --tls-verify=false "$REGISTRY/nothing-like-this"
+    [[ ${#lines[@]} == 1 && ${lines[0]} =~ ^NAME\ +DESCRIPTION$ ]] || die "want only the header"
+    run_kiln search --tls-verify=false --list-tags "$REGISTRY/seed/busybox"
+    [[ ${lines[1]} =~ ^$REGISTRY/seed/busybox\ +1$ ]] || die "tag row: ${lines[1]}"
+    run_kiln search --tls-verify=false --format '{{.Name}}' "$REGISTRY/seed"
+    assert_output "$REGISTRY/seed/busybox"
+    run_kiln search --tls-verify=false --format json "$REGISTRY/seed"
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r[0]["Name"].endswith("/seed/busybox"), r' "$output"
+}

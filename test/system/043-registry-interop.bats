@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# Interoperability with the reference tools, both ways: images skopeo copies and
+# podman pushes (Docker v2s2 and OCI) pull into kiln with the same id; images
+# kiln pushes are accepted by skopeo inspect, podman pull and podman run.
+
+load helpers
+load registry
+load registry-images
+
+setup_file() {
+    command -v skopeo >/dev/null || skip "skopeo not installed"
+    start_registry
+    export SEED_DIR=$BATS_FILE_TMPDIR/seed
+    mkdir -p "$SEED_DIR"
+    cp "$(busybox_tarball)" "$SEED_DIR/busybox.tar"
+    small_tar "$SEED_DIR/extra.tar" etc/kiln-extra "extra layer"
+    seed_image seed/busybox:1 "$SEED_DIR/busybox.tar" "$SEED_DIR/extra.tar" >/dev/null
+    SEED_ID=$(seed_config seed/busybox:1)
+    export SEED_ID
+    # podman with a store of its own (see TESTING.md: overlay, runc).
+    local p=$BATS_FILE_TMPDIR/podman
+    mkdir -p "$p/run" "$p/root" "$p/xdg"
+    chmod 700 "$p/xdg"
+    printf '[storage]\ndriver = "overlay"\nrunroot = "%s/run"\ngraphroot = "%s/root"\n' "$p" "$p" > "$p/storage.conf"
+    printf '[engine]\nruntime = "runc"\n' > "$p/containers.conf"
+    export CONTAINERS_STORAGE_CONF=$p/storage.conf CONTAINERS_CONF=$p/containers.conf
+    export PODMAN_XDG=$p/xdg PODMAN_DIR=$p
+}
+
+teardown_file() {
+    stop_registry
+    [[ -n ${PODMAN_DIR:-} ]] && XDG_RUNTIME_DIR=$PODMAN_XDG podman unshare rm -rf "$PODMAN_DIR/root" 2>/dev/null || true
+}
+
+podman_() { XDG_RUNTIME_DIR=$PODMAN_XDG podman "$@"; }
+
+@test "skopeo copies in v2s2 and OCI; kiln pulls both with the same id" {
+    local format
+    for format in v2s2 oci; do
+        skopeo copy -q --src-tls-verify=false --dest-tls-verify=false --format "$format" \
+            "docker://$REGISTRY/seed/busybox:1" "docker://$REGISTRY/skopeo/busybox:$format"
+        run_kiln pull -q --tls-verify=false "$REGISTRY/skopeo/busybox:$format"
+        assert_equal "$KILN_STDOUT" "${SEED_ID#sha256:}" "id of the $format copy"
+        local digest
+        digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REGISTRY/skopeo/busybox:$format")
+        grep -q "skopeo/busybox@$digest" "$KILN_ROOT/images/index" || die "$format: RepoDigest $digest not recorded"
+    done
+}
+
+@test "podman pushes in v2s2 and OCI; kiln pulls both" {
+    podman_ pull -q --tls-verify=false "$REGISTRY/seed/busybox:1" >/dev/null
+    local format
+    for format in v2s2 oci; do
+        podman_ push -q --tls-verify=false --format "$format" "$REGISTRY/seed/busybox:1" "$REGISTRY/podman/busybox:$format"
+        run_kiln pull -q --tls-verify=false "$REGISTRY/podman/busybox:$format"
+        local config
+        config=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/podman/busybox:$format" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["digest"])')
+        assert_equal "$KILN_STDOUT" "${config#sha256:}" "id of podman's $format push"
+    done
+}
+
+@test "kiln pushes v2s2 and OCI; skopeo inspect, podman pull and podman run accept them" {
+    run_kiln pull -q --tls-verify=false "$REGISTRY/seed/busybox:1"
+    local format
+    for format in v2s2 oci; do
+        run_kiln push -q --tls-verify=false --format "$format" "$REGISTRY/seed/busybox:1" "$REGISTRY/kiln/busybox:$format"
+        run skopeo inspect --tls-verify=false "docker://$REGISTRY/kiln/busybox:$format"
+        [[ $status == 0 ]] || die "skopeo inspect: $output"
+        [[ $output == *'"Architecture": '* ]]
+        run skopeo inspect --tls-verify=false --config "docker://$REGISTRY/kiln/busybox:$format"
+        [[ $output == *'seed layer 1'* ]] || die "config not as pushed: $output"
+        run podman_ pull -q --tls-verify=false "$REGISTRY/kiln/busybox:$format"
+        [[ $status == 0 ]] || die "podman pull: $output"
+        assert_equal "$output" "${SEED_ID#sha256:}" "podman's id for kiln's $format push"
+        run podman_ run --rm "$REGISTRY/kiln/busybox:$format" cat /etc/kiln-extra
+        [[ $status == 0 ]] || die "podman run: $output"
+        [[ $output == *"extra layer"* ]] || die "podman run output: $output"
+    done
+}
+
+@test "kiln push --compression-format zstd is read by skopeo" {
+    run_kiln pull -q --tls-verify=false "$REGISTRY/seed/busybox:1"
+    run_kiln push -q --tls-verify=false --compression-format zstd "$REGISTRY/seed/busybox:1" "$REGISTRY/kiln/busybox:zstd"
+    skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/kiln/busybox:zstd" "dir:$BATS_TEST_TMPDIR/zstd-copy"
+    run skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/kiln/busybox:zstd"
+    [[ $output == *'tar+zstd'* ]]
+}
