@@ -1,0 +1,165 @@
+// `kiln build [OPTIONS] [CONTEXT]` (also `kiln image build`) and `kiln builder
+// prune`: flags into build::BuildOptions, one call to build::build(). Progress
+// goes to stderr; the image id alone goes to stdout.
+#include <cstdlib>
+#include <iostream>
+
+#include "archive/lookup.hpp"
+#include "build/build.hpp"
+#include "cli/command.hpp"
+#include "cli/context.hpp"
+#include "runtime/create.hpp"
+#include "store/store.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/text.hpp"
+
+namespace kiln::cli {
+namespace {
+
+std::int64_t parse_epoch(std::string_view text, std::string_view what) {
+  try {
+    std::size_t used = 0;
+    long long n = std::stoll(std::string(text), &used);
+    if (used == text.size() && n >= 0) return n;
+  } catch (const std::exception&) {
+  }
+  fail(ErrorKind::invalid_input, "{} {}: want seconds since the epoch", what, text);
+}
+
+int run_build(const Args& args) {
+  Context ctx = Context::resolve(args.global());
+  build::BuildOptions options;
+  if (!args.positional().empty()) options.context = args.positional()[0];
+  options.dockerfile = args.get("file");
+  for (const auto& tag : args.all("tag")) options.tags.push_back(archive::normalize_new_name(tag));
+  for (const auto& arg : args.all("build-arg")) {
+    if (auto kv = util::split_once(arg, '=')) {
+      options.build_args[kv->first] = kv->second;
+    } else if (const char* value = std::getenv(arg.c_str())) {
+      options.build_args[arg] = value;
+    }
+  }
+  options.target = args.get("target");
+  options.platform = args.get("platform");
+  options.no_cache = args.flag("no-cache");
+  std::string pull = args.get_or("pull", "missing");
+  if (pull == "always" || pull == "true") options.pull = build::PullPolicy::always;
+  else if (pull == "missing") options.pull = build::PullPolicy::missing;
+  else if (pull == "never" || pull == "false") options.pull = build::PullPolicy::never;
+  else fail(ErrorKind::invalid_input, "--pull={}: want always, missing or never", pull);
+  options.quiet = args.flag("quiet");
+  std::string format = args.get_or("format", "oci");
+  if (format != "oci" && format != "docker") fail(ErrorKind::invalid_input, "--format={}: want oci or docker", format);
+  options.docker_format = format == "docker";
+  options.squash = args.flag("squash");
+  options.layers = !args.given("layers") || args.flag("layers");
+  std::string network = args.get_or("network", ctx.config.network.value_or("host"));
+  if (network == "none") options.network = runtime::NetworkMode::none;
+  else if (network == "host" || network == "default") options.network = runtime::NetworkMode::host;
+  else fail(ErrorKind::invalid_input, "--network={}: build supports none and host", network);
+  for (const auto& secret : args.all("secret")) {
+    std::string id;
+    build::SecretSource source;
+    for (const auto& field : util::split(secret, ',')) {
+      auto kv = util::split_once(field, '=');
+      if (!kv) fail(ErrorKind::invalid_input, "--secret {}: want id=ID,src=FILE or id=ID,env=VAR", secret);
+      if (kv->first == "id") id = kv->second;
+      else if (kv->first == "src" || kv->first == "source") source.file = kv->second;
+      else if (kv->first == "env") source.env = kv->second;
+      else if (kv->first != "type") fail(ErrorKind::invalid_input, "--secret {}: unknown field {}", secret, kv->first);
+    }
+    if (id.empty()) id = fs::path(source.file).filename().string();
+    if (id.empty() || (source.file.empty() && source.env.empty()))
+      fail(ErrorKind::invalid_input, "--secret {}: want id=ID,src=FILE or id=ID,env=VAR", secret);
+    if (source.file.empty() && source.env.empty()) source.env = id;
+    options.secrets[id] = source;
+  }
+  for (const auto& label : args.all("label")) {
+    auto kv = util::split_once(label, '=');
+    options.labels[kv ? kv->first : label] = kv ? kv->second : "";
+  }
+  if (auto ts = args.get("timestamp")) options.timestamp = parse_epoch(*ts, "--timestamp");
+  else if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch)
+    options.timestamp = parse_epoch(epoch, "SOURCE_DATE_EPOCH");
+  if (auto jobs = args.get("jobs")) options.jobs = static_cast<int>(parse_epoch(*jobs, "--jobs"));
+  std::string progress = args.get_or("progress", "plain");
+  if (progress != "plain" && progress != "tty" && progress != "auto")
+    fail(ErrorKind::invalid_input, "--progress={}: want plain, tty or auto", progress);
+  options.search_registries = ctx.config.search_registries;
+
+  auto store = store::Store::open(ctx.root);
+  options.driver = runtime::choose_driver(store, ctx.storage_driver);
+  util::Digest id = build::build(store, options, std::cerr);
+  if (auto iidfile = args.get("iidfile")) util::write_file_atomic(*iidfile, id.str());
+  std::cout << id.hex() << "\n";
+  return 0;
+}
+
+int run_prune(const Args& args) {
+  Context ctx = Context::resolve(args.global());
+  auto store = store::Store::open(ctx.root);
+  build::prune_cache(store);
+  return 0;
+}
+
+const Registration kBuild{[] {
+  return Command{
+      .name = "build",
+      .aliases = {"image build", "buildx build"},
+      .usage_args = "[OPTIONS] [CONTEXT]",
+      .summary = "Build an image from a Dockerfile",
+      .description = "CONTEXT is a directory (default .), a tarball, - for a tarball on standard input, "
+                     "or a git repository (DIR.git#REF:SUBDIR, file://...). Steps are cached; progress "
+                     "goes to standard error and the image id to standard output.",
+      .options = {
+          {.long_name = "file", .short_name = 'f', .arg = "FILE",
+           .help = "The Dockerfile (default CONTEXT/Dockerfile); - reads it from stdin", .complete = Complete::file},
+          {.long_name = "tag", .short_name = 't', .arg = "NAME", .help = "Name the image", .repeatable = true},
+          {.long_name = "quiet", .short_name = 'q', .help = "Print only the image id"},
+          {.long_name = "iidfile", .arg = "FILE", .help = "Write the image id to FILE", .complete = Complete::file},
+          {.long_name = "build-arg", .arg = "NAME[=VALUE]", .help = "Set a build argument", .repeatable = true},
+          {.long_name = "target", .arg = "STAGE", .help = "Build this stage and what it needs"},
+          {.long_name = "platform", .arg = "OS/ARCH", .help = "The target platform (only the host's)"},
+          {.long_name = "no-cache", .help = "Run every step, do not use the step cache"},
+          {.long_name = "pull", .arg = "POLICY", .help = "When to pull the base image",
+           .complete = Complete::choice, .choices = {"always", "missing", "never"}, .default_value = "missing"},
+          {.long_name = "format", .arg = "FORMAT", .help = "Image format", .complete = Complete::choice,
+           .choices = {"oci", "docker"}, .default_value = "oci"},
+          {.long_name = "squash", .help = "Squash the new layers into one on top of the base image"},
+          {.long_name = "layers", .help = "Cache each step as a layer (--layers=false: one layer, no cache)"},
+          {.long_name = "network", .arg = "MODE", .help = "Network for RUN steps", .complete = Complete::choice,
+           .choices = {"host", "none"}, .default_value = "host"},
+          {.long_name = "secret", .arg = "id=ID,src=FILE", .help = "Expose a secret to RUN --mount=type=secret",
+           .repeatable = true},
+          {.long_name = "label", .arg = "KEY=VALUE", .help = "Add a label to the image", .repeatable = true},
+          {.long_name = "timestamp", .arg = "SECONDS", .help = "Set all created times and clamp file times"},
+          {.long_name = "jobs", .arg = "N", .help = "Stages to build in parallel"},
+          {.long_name = "progress", .arg = "TYPE", .help = "Progress output", .complete = Complete::choice,
+           .choices = {"plain", "tty", "auto"}, .default_value = "plain"},
+      },
+      .min_args = 0,
+      .max_args = 1,
+      .arg_complete = Complete::dir,
+      .run = run_build,
+  };
+}};
+
+const Registration kBuilderPrune{[] {
+  return Command{
+      .name = "builder prune",
+      .usage_args = "[OPTIONS]",
+      .summary = "Remove the build cache",
+      .description = "Empties the step cache and the RUN --mount=type=cache directories.",
+      .options = {
+          {.long_name = "all", .short_name = 'a', .help = "Remove all cache (the default)"},
+          {.long_name = "force", .short_name = 'f', .help = "Do not ask for confirmation"},
+      },
+      .min_args = 0,
+      .max_args = 0,
+      .run = run_prune,
+  };
+}};
+
+}  // namespace
+}  // namespace kiln::cli

@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# Multi-stage builds: COPY --from a stage, an index and an image, --target,
+# stages nothing needs are not built, RUN --mount from a stage, and ONBUILD
+# triggers firing in a child build.
+# kiln-test-runs: drivers
+
+load helpers
+
+setup() {
+  kiln_setup
+  import_busybox
+  ctx=$BATS_TEST_TMPDIR/ctx
+  mkdir -p "$ctx"
+}
+
+@test "build stages: COPY --from a stage, an index and an image; unused stages are skipped" {
+  cat >"$ctx/Dockerfile" <<'DF'
+FROM localhost/busybox AS builder
+RUN echo built > /artifact
+
+FROM localhost/busybox AS broken
+RUN false
+
+FROM localhost/busybox
+RUN echo second > /second
+
+FROM localhost/busybox
+COPY --from=builder /artifact /from-name
+COPY --from=2 /second /from-index
+COPY --from=localhost/busybox /etc/passwd /from-image
+RUN --mount=type=bind,from=builder,source=/artifact,target=/mnt/a cat /mnt/a > /from-mount
+DF
+  run_kiln build -t localhost/multi "$ctx"
+  assert_output_not_contains "RUN false"
+  run_kiln run --rm localhost/multi sh -c 'cat /from-name /from-index /from-mount; grep -c root /from-image; test -e /mnt/a && echo leaked || echo clean'
+  assert_output "built
+second
+built
+1
+clean"
+}
+
+@test "build stages: --target builds that stage and what it needs" {
+  cat >"$ctx/Dockerfile" <<'DF'
+FROM localhost/busybox AS base
+RUN echo base > /base
+
+FROM base AS mid
+RUN echo mid > /mid
+
+FROM mid AS final
+RUN false
+DF
+  run_kiln build --target mid -t localhost/mid "$ctx"
+  assert_output_not_contains "RUN false"
+  run_kiln run --rm localhost/mid cat /base /mid
+  assert_output "base
+mid"
+}
+
+@test "build stages: ONBUILD triggers fire in a child build" {
+  mkdir -p "$ctx/parent" "$ctx/child"
+  cat >"$ctx/parent/Dockerfile" <<'DF'
+FROM localhost/busybox
+ONBUILD COPY msg.txt /onbuild-msg
+ONBUILD RUN echo fired > /onbuild-run
+DF
+  run_kiln build --format docker -t localhost/onbuild-parent "$ctx/parent"
+  echo "from child context" >"$ctx/child/msg.txt"
+  printf 'FROM localhost/onbuild-parent\nRUN echo child > /child\n' >"$ctx/child/Dockerfile"
+  run_kiln build --format docker -t localhost/onbuild-child "$ctx/child"
+  assert_output_contains "COPY msg.txt /onbuild-msg"
+  run_kiln run --rm localhost/onbuild-child cat /onbuild-msg /onbuild-run /child
+  assert_output "from child context
+fired
+child"
+  run_kiln image inspect --format '{{json .Config.OnBuild}}' localhost/onbuild-child
+  assert_output_not_contains "onbuild-run"
+}
