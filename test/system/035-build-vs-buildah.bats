@@ -27,7 +27,9 @@ BUILDAH_TIMEOUT=${BUILDAH_TIMEOUT:-300}
 setup_file() {
   # Until kiln build exists (issue 4 is in progress), every case is skipped and counted
   # as skipped, never as passed.
-  "$KILN" build --help >/dev/null 2>&1 || skip "kiln build is not implemented yet (issue 4)"
+  if [[ ${KILN_DIFF_REFERENCE_ONLY:-} != 1 ]]; then
+    "$KILN" build --help >/dev/null 2>&1 || skip "kiln build is not implemented yet (issue 4)"
+  fi
   command -v buildah >/dev/null || skip "buildah is not installed"
   command -v podman >/dev/null || skip "podman is not installed"
   # buildah with a store of its own (overlay, runc: see TESTING.md), shared by the
