@@ -56,7 +56,7 @@ DF
 FROM localhost/busybox
 ARG BUILDARG=fromarg
 ENV GREETING=hi
-WORKDIR /work/dir
+WORKDIR /srv/app
 RUN echo "$GREETING $BUILDARG $(pwd)" > out.txt
 RUN ["/bin/sh", "-c", "id -u > /uid.txt"]
 USER nobody
@@ -73,9 +73,9 @@ DF
   run_kiln build -t localhost/runs "$ctx"
   assert_output_contains "STEP 1/11: FROM localhost/busybox"
   run_kiln image inspect --format '{{.Config.WorkingDir}}' localhost/runs
-  assert_output "/work/dir"
-  run_kiln run --rm localhost/runs cat /work/dir/out.txt /uid.txt /tmp/user.txt /heredoc.txt /cat.txt
-  assert_output "hi fromarg /work/dir
+  assert_output "/srv/app"
+  run_kiln run --rm localhost/runs cat /srv/app/out.txt /uid.txt /tmp/user.txt /heredoc.txt /cat.txt
+  assert_output "hi fromarg /srv/app
 0
 nobody
 line1
