@@ -69,7 +69,7 @@ int run_build(const Args& args) {
       else if (kv->first == "env") source.env = kv->second;
       else if (kv->first != "type") fail(ErrorKind::invalid_input, "--secret {}: unknown field {}", secret, kv->first);
     }
-    if (id.empty()) id = fs::path(source.file).filename().string();
+    if (id.empty()) id = std::filesystem::path(source.file).filename().string();
     if (id.empty() || (source.file.empty() && source.env.empty()))
       fail(ErrorKind::invalid_input, "--secret {}: want id=ID,src=FILE or id=ID,env=VAR", secret);
     if (source.file.empty() && source.env.empty()) source.env = id;

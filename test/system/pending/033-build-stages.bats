@@ -74,6 +74,6 @@ DF
   assert_output "from child context
 fired
 child"
-  run_kiln image inspect --format '{{json .Config.OnBuild}}' localhost/onbuild-child
+  run_kiln image inspect --format '{{json .Config}}' localhost/onbuild-child
   assert_output_not_contains "onbuild-run"
 }
