@@ -66,7 +66,7 @@ busybox_rootfs_tar() {
   local out=$1 dir="$BENCH_WORK/rootfs"
   mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/root"
   cp /bin/busybox "$dir/bin/busybox"
-  for applet in $(/bin/busybox --list); do ln -sf busybox "$dir/bin/$applet"; done
+  for applet in $(/bin/busybox --list | grep -vx busybox); do ln -sf busybox "$dir/bin/$applet"; done
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$dir/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
   chmod 1777 "$dir/tmp"

@@ -51,7 +51,7 @@ say "making a busybox base image (localhost/busybox) without internet"
 rootfs=$work/rootfs
 as_user mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/root"
 as_user cp /bin/busybox "$rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do as_user ln -sf busybox "$rootfs/bin/$applet"; done
+for applet in $(/bin/busybox --list | grep -vx busybox); do as_user ln -sf busybox "$rootfs/bin/$applet"; done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' | as_user tee "$rootfs/etc/passwd" >/dev/null
 printf 'root:x:0:\nnogroup:x:65534:\n' | as_user tee "$rootfs/etc/group" >/dev/null
 as_user chmod 1777 "$rootfs/tmp"
