@@ -91,7 +91,10 @@ Json resolve(const Json& object, std::string_view path, std::string_view action)
     if (end == std::string_view::npos) end = path.size();
     std::string key(path.substr(pos, end - pos));
     if (!cur->is_object() || !cur->contains(key)) {
-      if (cur->is_object()) fail(ErrorKind::invalid_input, "template: can't evaluate field {} in {{{{{}}}}}", key, action);
+      // A misspelt top-level field is an error, as in Go's templates over podman's
+      // structs. Deeper down, JSON omits empty optional fields (Config.Healthcheck,
+      // Config.OnBuild, ...) that exist as nil in podman's structs: those read as nil.
+      if (cur == &object) fail(ErrorKind::invalid_input, "template: can't evaluate field {} in {{{{{}}}}}", key, action);
       return Json();
     }
     cur = &(*cur)[key];

@@ -27,6 +27,9 @@ TEST_CASE("templates: fields, nested fields, json, functions") {
   CHECK(render_template("{{upper .ID}}", obj) == "ABC");
   CHECK(render_template("{{.Labels}}", obj) == "map[k:v]");
   CHECK_THROWS_AS(render_template("{{.Nope}}", obj), Error);
+  // Empty optional fields below the top level are nil, as in podman's structs.
+  CHECK(render_template("{{json .Config.Healthcheck}}", obj) == "null");
+  CHECK(render_template("{{.Config.Healthcheck}}", obj) == "<no value>");
   CHECK_THROWS_AS(render_template("{{.ID", obj), Error);
   CHECK_THROWS_AS(render_template("{{frob .ID}}", obj), Error);
 }
