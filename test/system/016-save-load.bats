@@ -3,6 +3,7 @@
 # several images in one archive, images without a name, and archives load must
 # refuse (truncated, bad manifest.json, a layer that is not what the config says,
 # a missing member) with one line, exit 125 and no new image.
+# kiln-test-runs: single-id
 
 load helpers
 
@@ -103,16 +104,16 @@ PY
   make_busybox
   timeout 120 "$KILN" save localhost/busybox >"$BATS_TEST_TMPDIR/piped.tar"
   gzip -c "$BATS_TEST_TMPDIR/piped.tar" >"$BATS_TEST_TMPDIR/piped.tar.gz"
-  run bash -c "'$KILN' --root '$(other_root pipe)' load <'$BATS_TEST_TMPDIR/piped.tar'"
-  assert_equal "$status" 0 "load from stdin ($output)"
+  run bash -c "'$KILN' --root '$(other_root pipe)' load <'$BATS_TEST_TMPDIR/piped.tar' 2>'$BATS_TEST_TMPDIR/err'"
+  assert_equal "$status" 0 "load from stdin ($output $(<"$BATS_TEST_TMPDIR/err"))"
   assert_output "Loaded image: localhost/busybox:latest"
   kiln_in "$(other_root gz)" load -i "$BATS_TEST_TMPDIR/piped.tar.gz"
   assert_output "Loaded image: localhost/busybox:latest"
   kiln_in "$(other_root gz)" image inspect --format '{{.Id}}' localhost/busybox
   assert_output "$image_id"
   timeout 120 "$KILN" save --format oci-archive localhost/busybox | gzip >"$BATS_TEST_TMPDIR/oci.tar.gz"
-  run bash -c "'$KILN' --root '$(other_root ocigz)' load -q <'$BATS_TEST_TMPDIR/oci.tar.gz'"
-  assert_equal "$status" 0 "load oci from stdin ($output)"
+  run bash -c "'$KILN' --root '$(other_root ocigz)' load -q <'$BATS_TEST_TMPDIR/oci.tar.gz' 2>'$BATS_TEST_TMPDIR/err'"
+  assert_equal "$status" 0 "load oci from stdin ($output $(<"$BATS_TEST_TMPDIR/err"))"
   assert_output "Loaded image: localhost/busybox:latest"
 }
 

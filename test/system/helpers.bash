@@ -46,7 +46,11 @@ run_kiln() {
   KILN_STDOUT=$(<"$out_file")
   KILN_STDERR=$(<"$err_file")
   output=$KILN_STDOUT
-  if [[ -n $KILN_STDERR ]]; then output+=${output:+$'\n'}$KILN_STDERR; fi
+  # A user without a subuid range gets the single-id warning from every command that
+  # enters the user namespace: $output and $lines leave it out, $KILN_STDERR keeps it.
+  local shown_stderr
+  shown_stderr=$(grep -v '^kiln: warning: no sub[ug]id range for ' <<<"$KILN_STDERR" || true)
+  if [[ -n $shown_stderr ]]; then output+=${output:+$'\n'}$shown_stderr; fi
   mapfile -t lines <<<"$output"
   [[ -n $output ]] || lines=()
   echo "$output" >&2
