@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -50,6 +51,9 @@ struct State {
     return out;
   }
 };
+
+// The PATH a stage gets when its base image sets none (as Docker's builders).
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string join(const std::vector<std::string>& words, std::string_view sep = " ") {
   std::string out;
@@ -155,6 +159,12 @@ State Builder::from_stage(const dockerfile::Stage& stage) {
            host.str());
   }
   State state = stage.base_stage ? results_.at(*stage.base_stage) : image_state(stage.base);
+  if (!stage.base_stage) {
+    // Docker (and buildah) give a stage whose base sets no PATH the default one.
+    auto& env = state.config.config.env;
+    bool has_path = std::any_of(env.begin(), env.end(), [](const std::string& e) { return e.starts_with("PATH="); });
+    if (!has_path) env.push_back(std::string("PATH=") + kDefaultPath);
+  }
   state.base_layers = state.layers.size();
   state.base_history = state.config.history.size();
   return state;
@@ -207,9 +217,14 @@ void Builder::step(State& state, dockerfile::StageScope& scope, const Instructio
   };
 
   switch (raw.kind) {
-    case Kind::arg:
+    case Kind::arg: {
+      // A stage's ARG is recorded in the history (an empty layer), as docker and buildah do.
       scope.declare(raw, file);
+      std::string text = raw.original;
+      if (auto pos = text.find_first_of(" \t"); pos != std::string::npos) text = std::string(util::trim(text.substr(pos)));
+      meta(text, [](image::ImageConfig&) {});
       return;
+    }
     case Kind::env: {
       // Expansion sees the variables before this instruction; apply_env does both.
       auto pairs = scope.apply_env(raw, file);
@@ -308,7 +323,7 @@ void Builder::step(State& state, dockerfile::StageScope& scope, const Instructio
       dir = fs::path(dir).lexically_normal().string();
       if (dir.size() > 1 && dir.ends_with("/")) dir.pop_back();
       auto chain = state.chain();
-      cached(state, {keyword, dir}, [&] { return workdir_step(store_, chain, dir, options_.timestamp); },
+      cached(state, {keyword, dir}, [&] { return workdir_step(store_, chain, dir, config.config.user, options_.timestamp); },
              [&](image::ImageConfig& c) { c.config.working_dir = dir; }, nop(dir));
       return;
     }
@@ -330,6 +345,7 @@ void Builder::step(State& state, dockerfile::StageScope& scope, const Instructio
       run.env = scope.run_env().strings();
       run.user = config.config.user;
       run.cwd = config.config.working_dir.empty() ? "/" : config.config.working_dir;
+      run.volumes.assign(config.config.volumes.begin(), config.config.volumes.end());
       run.network = options_.network;
       if (auto net = dockerfile::flag_value(in, "network")) {
         if (*net == "none") run.network = runtime::NetworkMode::none;

@@ -87,11 +87,12 @@ public:
         set_owner(path, {st.st_uid, st.st_gid});
         set_times(path, st);
       } else {
+        // A directory made for the destination is 0755: --chmod applies to what is
+        // copied, not to the directories created to hold it (buildah, BuildKit).
         bool target = last_is_new_target && prefix == rel;
-        mode_t mode = target && chmod_ ? *chmod_ : 0755;
-        if (::mkdir(path.c_str(), mode) < 0) throw util::sys_error("mkdir {}", path.string());
-        ::chmod(path.c_str(), mode);
-        set_owner(path, target ? owner_ : Owner{});
+        if (::mkdir(path.c_str(), 0755) < 0) throw util::sys_error("mkdir {}", path.string());
+        ::chmod(path.c_str(), 0755);
+        set_owner(path, target || all_new_owned_ ? owner_ : Owner{});
       }
     }
   }
@@ -99,6 +100,8 @@ public:
   // Copies one entry (not recursing) from src to rel in the tree.
   void copy_entry(const fs::path& src, const struct stat& st, const fs::path& rel) {
     fs::path dst = tree_ / rel;
+    // Without --chown, what comes from another stage or image keeps its owner.
+    Owner owner = keep_owner_ ? Owner{st.st_uid, st.st_gid} : owner_;
     if (S_ISDIR(st.st_mode)) {
       if (!fs::is_directory(fs::symlink_status(dst))) {
         std::error_code ec;
@@ -106,18 +109,18 @@ public:
         if (::mkdir(dst.c_str(), 0700) < 0) throw util::sys_error("mkdir {}", dst.string());
       }
       ::chmod(dst.c_str(), chmod_ ? *chmod_ : st.st_mode & 07777);
-      set_owner(dst, owner_);
+      set_owner(dst, owner);
       set_times(dst, st);
     } else if (S_ISREG(st.st_mode)) {
       copy_file_data(src, dst, chmod_ ? *chmod_ : st.st_mode);
-      set_owner(dst, owner_);
+      set_owner(dst, owner);
       ::chmod(dst.c_str(), chmod_ ? *chmod_ : st.st_mode & 07777);
       set_times(dst, st);
     } else if (S_ISLNK(st.st_mode)) {
       std::error_code ec;
       fs::remove(dst, ec);
       fs::create_symlink(fs::read_symlink(src), dst);
-      set_owner(dst, owner_);
+      set_owner(dst, owner);
       set_times(dst, st);
     }
     // Devices, fifos and sockets in a context are not copied (as BuildKit).
@@ -133,6 +136,8 @@ public:
   const fs::path& tree() const { return tree_; }
   Owner owner() const { return owner_; }
   std::optional<mode_t> chmod() const { return chmod_; }
+  void keep_source_owner(bool keep) { keep_owner_ = keep; }
+  void own_all_new_dirs(bool own) { all_new_owned_ = own; }
 
 private:
   const store::Store& store_;
@@ -140,6 +145,8 @@ private:
   fs::path tree_;
   Owner owner_;
   std::optional<mode_t> chmod_;
+  bool keep_owner_ = false;
+  bool all_new_owned_ = false;
 };
 
 // Walks a plain directory tree (a --from root), parents first, names sorted.
@@ -175,6 +182,26 @@ std::vector<std::string> resolve_in_root(const fs::path& root, std::string_view 
   ::globfree(&g);
   if (out.empty()) fail(ErrorKind::not_found, "{}: no source files were specified (nothing matches)", source);
   return out;
+}
+
+// A source that is a symlink is followed (Docker's COPY copies what a named link points
+// to; links inside a copied directory stay links), staying inside root: an absolute or
+// escaping target is resolved as if root were '/'.
+std::string follow_in_root(const fs::path& root, std::string rel) {
+  for (int hops = 0; hops < 40; ++hops) {
+    fs::path path = rel.empty() ? root : root / rel;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) < 0 || !S_ISLNK(st.st_mode)) return rel;
+    fs::path target = fs::read_symlink(path);
+    fs::path joined = target.is_absolute() ? target.relative_path() : fs::path(rel).parent_path() / target;
+    fs::path clean;
+    for (const auto& part : joined.lexically_normal()) {
+      if (part == "..") clean = clean.parent_path();
+      else if (part != "." && !part.empty()) clean /= part;
+    }
+    rel = clean.string();
+  }
+  fail(ErrorKind::invalid_input, "{}: too many levels of symbolic links", rel);
 }
 
 bool looks_like_archive(const fs::path& file) {
@@ -236,8 +263,10 @@ std::vector<std::string> context_sources(const BuildContext& context, const Copy
   if (!request.from_root.empty()) return out;
   for (const auto& source : request.sources) {
     if (is_heredoc_source(source) || (request.add && is_url(source))) continue;
-    auto found = context.resolve(source);
-    out.insert(out.end(), found.begin(), found.end());
+    for (const auto& rel : context.resolve(source)) {
+      out.push_back(rel);
+      if (auto target = follow_in_root(context.dir(), rel); target != rel) out.push_back(target);
+    }
   }
   return out;
 }
@@ -260,6 +289,7 @@ store::LayerRecord copy_step(store::Store& store, const BuildContext& context, c
   fs::path tree = staging.path() / "tree";
   util::make_dirs(tree, 0755);
   TreeBuilder builder(store, layers, tree, owner, chmod);
+  builder.keep_source_owner(!request.from_root.empty() && !request.chown);
 
   // Each source as (root it is read from, relative path), after globbing.
   struct Source {
@@ -268,6 +298,7 @@ store::LayerRecord copy_step(store::Store& store, const BuildContext& context, c
     bool context = false;
     const dockerfile::Heredoc* heredoc = nullptr;
     std::string url;
+    std::string name;  // the name a file gets in a directory destination
   };
   std::vector<Source> sources;
   for (const auto& text : request.sources) {
@@ -279,13 +310,17 @@ store::LayerRecord copy_step(store::Store& store, const BuildContext& context, c
       auto it = std::find_if(request.heredocs.begin(), request.heredocs.end(),
                              [&](const auto& h) { return h.name == name; });
       if (it == request.heredocs.end()) fail(ErrorKind::invalid_input, "heredoc {} has no body", name);
-      sources.push_back({{}, name, false, &*it, {}});
+      sources.push_back({{}, name, false, &*it, {}, name});
     } else if (request.add && is_url(text)) {
-      sources.push_back({{}, {}, false, nullptr, text});
+      sources.push_back({{}, {}, false, nullptr, text, {}});
     } else if (request.from_root.empty()) {
-      for (auto& rel : context.resolve(text)) sources.push_back({context.dir(), rel, true, nullptr, {}});
+      for (auto& rel : context.resolve(text))
+        sources.push_back({context.dir(), follow_in_root(context.dir(), rel), true, nullptr, {},
+                           fs::path(rel).filename().string()});
     } else {
-      for (auto& rel : resolve_in_root(request.from_root, text)) sources.push_back({request.from_root, rel, false, nullptr, {}});
+      for (auto& rel : resolve_in_root(request.from_root, text))
+        sources.push_back({request.from_root, follow_in_root(request.from_root, rel), false, nullptr, {},
+                           fs::path(rel).filename().string()});
     }
   }
 
@@ -351,7 +386,7 @@ store::LayerRecord copy_step(store::Store& store, const BuildContext& context, c
       else walk_plain(s.root, s.rel, visit);
       continue;
     }
-    fs::path target = dest_dir ? dest / fs::path(s.rel).filename() : dest;
+    fs::path target = dest_dir ? dest / (s.name.empty() ? fs::path(s.rel).filename().string() : s.name) : dest;
     builder.ensure_dir(target.parent_path(), dest_dir && target.parent_path() == dest);
     builder.copy_entry(from, st, target);
   }
@@ -366,7 +401,8 @@ store::LayerRecord copy_step(store::Store& store, const BuildContext& context, c
 }
 
 std::optional<store::LayerRecord> workdir_step(store::Store& store, const std::vector<util::Digest>& layers,
-                                               const std::string& dir, const std::optional<std::int64_t>& timestamp) {
+                                               const std::string& dir, const std::string& user,
+                                               const std::optional<std::int64_t>& timestamp) {
   fs::path rel = fs::path(dir).lexically_normal().relative_path();
   if (rel.filename().empty() && !rel.empty()) rel = rel.parent_path();
   if (rel.empty()) return std::nullopt;
@@ -375,7 +411,12 @@ std::optional<store::LayerRecord> workdir_step(store::Store& store, const std::v
   store::StagingDir staging = store.staging_dir("build-workdir");
   fs::path tree = staging.path() / "tree";
   util::make_dirs(tree, 0755);
-  TreeBuilder builder(store, layers, tree, {}, std::nullopt);
+  // The directories WORKDIR makes belong to the USER in effect (BuildKit), so that a
+  // later RUN as that user can write there.
+  Owner owner;
+  if (!user.empty()) owner = resolve_owner(store, layers, user);
+  TreeBuilder builder(store, layers, tree, owner, std::nullopt);
+  builder.own_all_new_dirs(true);
   builder.ensure_dir(rel, false);
   CommitOptions commit;
   commit.move_dir = true;

@@ -46,8 +46,10 @@ store::LayerRecord copy_step(store::Store& store, const BuildContext& context, c
                              const CopyRequest& request, const std::optional<std::int64_t>& timestamp);
 
 /// WORKDIR's side effect: a layer holding the directory dir (absolute) and the missing
-/// directories above it, when the image lacks it; nullopt when it exists already.
+/// directories above it, when the image lacks it; nullopt when it exists already. The new
+/// directories belong to user (a USER spec; empty: root).
 std::optional<store::LayerRecord> workdir_step(store::Store& store, const std::vector<util::Digest>& layers,
-                                               const std::string& dir, const std::optional<std::int64_t>& timestamp);
+                                               const std::string& dir, const std::string& user,
+                                               const std::optional<std::int64_t>& timestamp);
 
 }  // namespace kiln::build

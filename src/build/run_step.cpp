@@ -27,13 +27,15 @@ std::string sanitize_id(std::string_view id) {
 
 // Everything a step's mounts need while the command runs.
 struct PreparedMounts {
-  std::vector<runtime::MountSpec> specs;
+  std::vector<runtime::MountSpec> specs;  // the step's --mounts
+  std::vector<runtime::MountSpec> volumes;  // the config's VOLUMEs
   std::vector<std::string> env;
   std::vector<util::FileLock> locks;
   std::vector<MountedStack> stacks;
 };
 
-PreparedMounts prepare_mounts(const RunEnvironment& env, const RunStep& step, const fs::path& scratch) {
+PreparedMounts prepare_mounts(const RunEnvironment& env, const RunStep& step, const fs::path& scratch,
+                              const fs::path& rootfs) {
   PreparedMounts out;
   int n = 0;
   for (const auto& m : step.mounts) {
@@ -113,10 +115,29 @@ PreparedMounts prepare_mounts(const RunEnvironment& env, const RunStep& step, co
     }
     out.specs.push_back(std::move(spec));
   }
+  for (const auto& volume : step.volumes) {
+    // A copy of what the image holds there (or an empty directory), dropped afterwards;
+    // the mount point stays in the layer, as with Docker's classic builder and buildah.
+    ++n;
+    fs::path copy = scratch / fmt::format("volume-{}", n);
+    std::string rel = volume;
+    while (rel.starts_with("/")) rel.erase(0, 1);
+    fs::path existing = rootfs / rel;
+    if (!rel.empty() && fs::is_directory(fs::symlink_status(existing))) {
+      auto [status, output] = snapshot::run_program("cp", {"cp", "-a", existing.string(), copy.string()}, {});
+      if (status != 0) fail("copy volume {}: {}", volume, output);
+    } else {
+      util::make_dirs(copy, 0755);
+    }
+    runtime::MountSpec spec;
+    spec.destination = volume;
+    spec.source = copy.string();
+    out.volumes.push_back(std::move(spec));
+  }
   return out;
 }
 
-// Removes what exists in upper only because a mount needed a mount point: an empty
+// Removes what exists in upper only because a --mount needed a mount point: an empty
 // file or directory that the layers below do not have, and its empty new parents.
 void drop_mount_points(const store::Store& store, const std::vector<util::Digest>& layers, const fs::path& upper,
                        const std::vector<runtime::MountSpec>& mounts) {
@@ -138,7 +159,7 @@ void drop_mount_points(const store::Store& store, const std::vector<util::Digest
 
 store::LayerRecord run_step(const RunEnvironment& env, const std::vector<util::Digest>& layers, const RunStep& step) {
   MountedStack stack(env.store, env.options.driver, layers, true);
-  auto mounts = prepare_mounts(env, step, stack.staging());
+  auto mounts = prepare_mounts(env, step, stack.staging(), stack.root());
 
   runtime::ContainerSpec spec;
   spec.rootfs = stack.root().string();
@@ -150,6 +171,7 @@ store::LayerRecord run_step(const RunEnvironment& env, const std::vector<util::D
                                     util::try_read_file(stack.root() / "etc/group").value_or(""));
   spec.network = step.network;
   spec.mounts = mounts.specs;
+  spec.mounts.insert(spec.mounts.end(), mounts.volumes.begin(), mounts.volumes.end());
   spec.single_id = userns::current_map().single_id();
 
   util::UniqueFd devnull = util::open_file("/dev/null", O_RDWR);
@@ -166,14 +188,14 @@ store::LayerRecord run_step(const RunEnvironment& env, const std::vector<util::D
   if (!layers.empty()) parent = layers.back();
   if (stack.uses_upper()) {
     stack.unmount();
-    drop_mount_points(env.store, layers, stack.upper(), spec.mounts);
+    drop_mount_points(env.store, layers, stack.upper(), mounts.specs);
     commit.from_overlay_upper = true;
     // Kernel overlay's upper dir is already in the layer-dir format: move it into place.
     commit.move_dir = env.options.driver == "overlay";
     return commit_layer(env.store, stack.upper(), parent, commit);
   }
   // vfs (or scratch): compare with an untouched copy of the layers.
-  drop_mount_points(env.store, layers, stack.root(), spec.mounts);
+  drop_mount_points(env.store, layers, stack.root(), mounts.specs);
   fs::path lower;
   std::optional<MountedStack> base;
   if (layers.empty()) {

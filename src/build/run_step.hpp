@@ -23,6 +23,9 @@ struct RunStep {
   std::string user;              ///< USER spec, resolved in the snapshot's /etc/passwd
   std::string cwd = "/";
   std::vector<RunMount> mounts;
+  /// The config's VOLUMEs: each gets a throwaway copy of its contents, so what the
+  /// command writes there is discarded (Docker's classic builder; buildah).
+  std::vector<std::string> volumes;
   runtime::NetworkMode network = runtime::NetworkMode::host;
 };
 

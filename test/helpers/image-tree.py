@@ -7,7 +7,9 @@ applied in order IN MEMORY from their tar streams (whiteouts and opaque director
 honoured), so no privileges are needed and owners come from the tar headers. Output:
 
   config        Env Cmd Entrypoint WorkingDir User ExposedPorts Volumes Labels
-                StopSignal Healthcheck OnBuild Shell (absent fields are null)
+                StopSignal Healthcheck OnBuild Shell (absent fields are null; so are
+                empty ones: "" [] {} mean what an absent field means, and writers differ
+                in which they write, e.g. buildah's docker format "Entrypoint": [])
   layers        number of layers in the manifest (and diff_ids, which must agree)
   history       number of history entries; history_empty their empty_layer flags
   tree          sorted lines "path type mode uid gid size sha256 linktarget" of the
@@ -221,7 +223,7 @@ def describe(path, wanted, mtimes):
     info["created_by"] = [h.get("created_by", "") for h in history]
     info["created"] = config.get("created")
     out = {
-        "config": {f: cfg.get(f) for f in CONFIG_FIELDS},
+        "config": {f: (cfg.get(f) if cfg.get(f) not in ("", [], {}) else None) for f in CONFIG_FIELDS},
         "layers": len(layers),
         "history": len(history),
         "history_empty": [bool(h.get("empty_layer", False)) for h in history],
