@@ -2,8 +2,7 @@
 # A container's changes read back: diff (A/C/D, sorted, parents as C, no
 # runtime mount points), export (a tar of the whole file system), commit (a
 # new image that runs with the change; --change, -m, -a, names; vfs too).
-# kiln-test-runs: drivers
-# (not single-id yet: several cases fail as a user without a subuid range; see the issue note)
+# kiln-test-runs: single-id drivers
 
 load helpers
 
