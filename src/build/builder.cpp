@@ -503,7 +503,16 @@ void Builder::squash(State& state) {
 util::Digest Builder::commit(State& state) {
   if (options_.squash || !options_.layers) squash(state);
   auto& config = state.config;
-  for (const auto& [k, v] : options_.labels) config.config.labels[k] = v;
+  for (const auto& [k, v] : options_.labels) {
+    // Each --label is recorded like a LABEL instruction at the end (as buildah does).
+    config.config.labels[k] = v;
+    // Its time is the last step's, so that a fully cached rebuild gives the same image.
+    image::HistoryEntry history;
+    history.created = config.created.empty() ? now_text() : config.created;
+    history.created_by = nop_created_by("LABEL " + k + "=" + v);
+    history.empty_layer = true;
+    config.history.push_back(history);
+  }
   if (!options_.docker_format) {
     // OCI image configs have no such fields: buildah warns and drops them.
     if (config.config.healthcheck) util::warn("HEALTHCHECK is not supported for OCI image format and will be ignored. Must use `docker` format");

@@ -7,7 +7,8 @@ Each difference has a key:
   config.FIELD             Env Cmd Entrypoint WorkingDir User StopSignal Healthcheck
                            OnBuild Shell (the whole value)
   config.FIELD.KEY         one key of ExposedPorts, Volumes or Labels
-  layers  history  history_empty  created  history_created
+  layers  history  history_empty  created
+  history_created.N        the created time of history entry N (0 is the first), with --mtimes
   tree:PATH                PATH exists in one image only
   tree:PATH:ATTR           ATTR (type mode uid gid size sha256 link mtime) differs
 An --allow FILE lists deliberate differences, one a line: a key or a shell-style glob
@@ -68,9 +69,17 @@ def differences(a, b):
                     yield f"config.{field}.{k}", da.get(k, "<absent>"), db.get(k, "<absent>")
         elif va != vb:
             yield f"config.{field}", va, vb
-    for key in ("layers", "history", "history_empty", "created", "history_created"):
+    for key in ("layers", "history", "history_empty", "created"):
         if a.get(key) != b.get(key):
             yield key, a.get(key), b.get(key)
+    ha, hb = a.get("history_created"), b.get("history_created")
+    if ha is not None or hb is not None:
+        ha, hb = ha or [], hb or []
+        for n in range(max(len(ha), len(hb))):
+            va = ha[n] if n < len(ha) else "<absent>"
+            vb = hb[n] if n < len(hb) else "<absent>"
+            if va != vb:
+                yield f"history_created.{n}", va, vb
     ta, tb = tree_map(a["tree"]), tree_map(b["tree"])
     for path in sorted(set(ta) | set(tb)):
         if path not in ta or path not in tb:

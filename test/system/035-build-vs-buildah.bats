@@ -118,6 +118,8 @@ diff_case() {
   [[ -f $src/Dockerfile ]] || die "no case $name"
   local ctx=$work/context
   cp -a "$src" "$ctx"
+  # The list of deliberate differences is the test's, not part of the case's context.
+  rm -f "$ctx/deliberate-differences"
   local args=()
   [[ -f $src/args ]] && mapfile -t args < <(grep -v '^#' "$src/args" | grep -v '^$')
   local format=oci mtimes=()
