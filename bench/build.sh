@@ -29,12 +29,12 @@ busybox_rootfs_tar "$BENCH_WORK/busybox.tar"
 podman import -q "$BENCH_WORK/busybox.tar" localhost/busybox >/dev/null 2>&1
 
 kiln_cold=$(median_ms kiln-cold "$KILN" build -q --no-cache -t localhost/bench "$ctx")
-buildah_cold=$(median_ms buildah-cold buildah bud -q --layers --no-cache -t localhost/bench "$ctx")
+buildah_cold=$(median_ms buildah-cold "${BUILDAH[@]}" bud -q --layers --no-cache -t localhost/bench "$ctx")
 report "build, cold (--no-cache)" "$kiln_cold" buildah "$buildah_cold"
 
 "$KILN" build -q -t localhost/bench "$ctx" >/dev/null
 buildah bud -q --layers -t localhost/bench "$ctx" >/dev/null 2>&1
 BENCH_RUNS=$((BENCH_RUNS * 4))
 kiln_warm=$(median_ms kiln-warm "$KILN" build -q -t localhost/bench "$ctx")
-buildah_warm=$(median_ms buildah-warm buildah bud -q --layers -t localhost/bench "$ctx")
+buildah_warm=$(median_ms buildah-warm "${BUILDAH[@]}" bud -q --layers -t localhost/bench "$ctx")
 report "build, warm (fully cached)" "$kiln_warm" buildah "$buildah_warm"

@@ -54,11 +54,11 @@ echo "images: kiln $kiln_count, podman $podman_count" >&2
 
 name=localhost/bench/img$((count / 2)):latest
 k=$(median_ms kiln-images "$KILN" images)
-p=$(median_ms podman-images podman images)
+p=$(median_ms podman-images "${PODMAN[@]}" images)
 report "images ($count images)" "$k" podman "$p"
 k=$(median_ms kiln-inspect "$KILN" image inspect "$name")
-p=$(median_ms podman-inspect podman image inspect "$name")
+p=$(median_ms podman-inspect "${PODMAN[@]}" image inspect "$name")
 report "image inspect ($count images)" "$k" podman "$p"
 k=$(median_ms kiln-history "$KILN" history "$name")
-p=$(median_ms podman-history podman history "$name")
+p=$(median_ms podman-history "${PODMAN[@]}" history "$name")
 report "history ($count images)" "$k" podman "$p"

@@ -15,24 +15,37 @@ export KILN_ROOT="$BENCH_WORK/kiln-root" KILN_RUNROOT="$BENCH_WORK/kiln-run"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$BENCH_WORK/xdg-run}
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
-# podman/buildah with a store of their own under the bench dir (overlay, runc; see
-# shared TESTING.md for why both settings are needed here).
+# podman/buildah with a store of their own (overlay, runc; see shared TESTING.md for
+# why both settings are needed here). podman 4.3 ignores CONTAINERS_STORAGE_CONF once
+# its database exists, so every podman/buildah call also gets --root/--runroot (and
+# podman --tmpdir) explicitly: use "${PODMAN[@]}" / "${BUILDAH[@]}" in hyperfine calls;
+# the podman/buildah functions below do the same for plain script lines. The runroot
+# lives under a short /tmp directory: podman's conmon socket paths must stay short.
+PODMAN_DIR=$(mktemp -d /tmp/kb.XXXX)
+mkdir -p "$PODMAN_DIR/root" "$PODMAN_DIR/run" "$PODMAN_DIR/tmp"
 export CONTAINERS_STORAGE_CONF="$BENCH_WORK/storage.conf" CONTAINERS_CONF="$BENCH_WORK/containers.conf"
 cat >"$CONTAINERS_STORAGE_CONF" <<CONF
 [storage]
 driver = "overlay"
-runroot = "$BENCH_WORK/podman-run"
-graphroot = "$BENCH_WORK/podman-root"
+runroot = "$PODMAN_DIR/run"
+graphroot = "$PODMAN_DIR/root"
 CONF
 cat >"$CONTAINERS_CONF" <<CONF
 [engine]
 runtime = "runc"
 CONF
+PODMAN=(/usr/bin/podman --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp"
+  --storage-driver overlay --runtime runc)
+BUILDAH=(/usr/bin/buildah --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --storage-driver overlay)
+podman() { "${PODMAN[@]}" "$@"; }
+buildah() { "${BUILDAH[@]}" "$@"; }
 
 bench_cleanup() {
   podman unshare rm -rf "$BENCH_WORK" 2>/dev/null || true
   "$KILN" unshare rm -rf "$BENCH_WORK" 2>/dev/null || true
   rm -rf "$BENCH_WORK" 2>/dev/null || true
+  podman unshare rm -rf "$PODMAN_DIR" 2>/dev/null || true
+  rm -rf "$PODMAN_DIR" 2>/dev/null || true
 }
 trap bench_cleanup EXIT
 

@@ -5,8 +5,8 @@
 # Each pull starts from an empty store; each push goes to a fresh repository,
 # so every blob really travels.
 #   KILN=build/kiln BENCH_RUNS=5 bench/registry.sh
-source "$(dirname "$0")/lib.sh"
 BENCH_RUNS=${BENCH_RUNS:-5}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v docker-registry >/dev/null || { echo "docker-registry not installed" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -64,8 +64,8 @@ pull_kiln_prep="$KILN unshare rm -rf $kiln_root"
 kiln_pull=$(median_ms_prepared kiln-pull "$pull_kiln_prep" "$KILN" pull -q --tls-verify=false "$REG/bench/big:1")
 skopeo_pull=$(median_ms_prepared skopeo-pull "rm -rf $BENCH_WORK/pulled" \
   skopeo copy -q --src-tls-verify=false "docker://$REG/bench/big:1" "oci:$BENCH_WORK/pulled:latest")
-podman_pull=$(median_ms_prepared podman-pull "podman rmi -af >/dev/null 2>&1 || true" \
-  podman pull -q --tls-verify=false "$REG/bench/big:1")
+podman_pull=$(median_ms_prepared podman-pull "${PODMAN[*]} rmi -af >/dev/null 2>&1 || true" \
+  "${PODMAN[@]}" pull -q --tls-verify=false "$REG/bench/big:1")
 
 # Pushes: to a second registry whose storage is wiped before each run, so every blob
 # travels (a fresh repository on the first one would only get cross-repo mounts).
@@ -83,7 +83,7 @@ wipe="rm -rf $BENCH_WORK/registry2/docker"
 kiln_push=$(median_ms_prepared kiln-push "$wipe" "$KILN" push -q --tls-verify=false "$REG/bench/big:1" "$REG2/bench/big:1")
 skopeo_push=$(median_ms_prepared skopeo-push "$wipe" \
   skopeo copy -q --dest-tls-verify=false "oci:$layout:latest" "docker://$REG2/bench/big:1")
-podman_push=$(median_ms_prepared podman-push "$wipe" podman push -q --tls-verify=false "$REG/bench/big:1" "$REG2/bench/big:1")
+podman_push=$(median_ms_prepared podman-push "$wipe" "${PODMAN[@]}" push -q --tls-verify=false "$REG/bench/big:1" "$REG2/bench/big:1")
 
 report "pull ~100 MB, 4 layers" "$kiln_pull" skopeo "$skopeo_pull"
 report "pull ~100 MB, 4 layers" "$kiln_pull" podman "$podman_pull"

@@ -15,7 +15,7 @@ driver=$(cat "$KILN_ROOT/driver" 2>/dev/null || echo "?")
 
 floor=$(median_ms floor unshare -Urmp --fork /bin/true)
 k=$(median_ms kiln-run "$KILN" run --rm localhost/bench/busybox true)
-p=$(median_ms podman-run podman run --rm localhost/bench/busybox true)
+p=$(median_ms podman-run "${PODMAN[@]}" run --rm localhost/bench/busybox true)
 report "run --rm true ($driver)" "$k" podman "$p"
 report "run --rm true vs floor" "$k" unshare "$floor"
 python3 -c 'import sys; k,f=float(sys.argv[1]),float(sys.argv[2]); print("%-34s kiln/floor %.1fx" % ("run --rm true", k/f))' "$k" "$floor"
