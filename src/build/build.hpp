@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <optional>
@@ -55,6 +56,9 @@ struct BuildOptions {
   std::string driver;           ///< the snapshot driver (already chosen)
   int jobs = 1;
   std::vector<std::string> search_registries = {"docker.io"};
+  /// Pulls the image a FROM or --from names (as written) into the store; the CLI supplies
+  /// it (registry options are its business). Empty: pulling is not available.
+  std::function<void(const std::string& name)> pull_image;
 };
 
 /// Builds the image; progress (STEP lines, RUN output) goes to `progress`. Returns the

@@ -114,13 +114,20 @@ private:
 
 const store::ImageRecord& Builder::find_image(const std::string& name) {
   if (auto it = images_.find(name); it != images_.end()) return it->second;
-  auto index = store_.image_index();
-  auto found = archive::lookup_image(*index, name, options_.search_registries);
-  if (!found.image || options_.pull == PullPolicy::always) {
-    if (options_.pull == PullPolicy::never || !found.image)
-      fail(ErrorKind::not_found, "no such image: {}{}", name,
-           options_.pull == PullPolicy::never ? "" : " (pulling base images is not supported by build yet)");
+  auto found = archive::lookup_image(*store_.image_index(), name, options_.search_registries);
+  // --pull: always fetches (but a localhost/ image exists only here), missing fetches
+  // what the store lacks, never fetches nothing.
+  bool local = name.starts_with("localhost/");
+  bool want = options_.pull == PullPolicy::always ? !local || !found.image
+                                                   : options_.pull == PullPolicy::missing && !found.image;
+  if (want && options_.pull_image && !local) {
+    say(fmt::format("Trying to pull {}...", name));
+    options_.pull_image(name);
+    found = archive::lookup_image(*store_.image_index(), name, options_.search_registries);
   }
+  if (!found.image)
+    fail(ErrorKind::not_found, "no such image: {}{}", name,
+         options_.pull == PullPolicy::never ? " (--pull=never)" : options_.pull_image ? "" : " (pulling is not available)");
   return images_.emplace(name, *found.image).first->second;
 }
 

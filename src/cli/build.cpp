@@ -1,6 +1,7 @@
 // `kiln build [OPTIONS] [CONTEXT]` (also `kiln image build`) and `kiln builder
 // prune`: flags into build::BuildOptions, one call to build::build(). Progress
 // goes to stderr; the image id alone goes to stdout.
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -8,6 +9,10 @@
 #include "build/build.hpp"
 #include "cli/command.hpp"
 #include "cli/context.hpp"
+#include "image/reference.hpp"
+#include "registry/client.hpp"
+#include "registry/progress.hpp"
+#include "registry/pull.hpp"
 #include "runtime/create.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
@@ -25,6 +30,36 @@ std::int64_t parse_epoch(std::string_view text, std::string_view what) {
   } catch (const std::exception&) {
   }
   fail(ErrorKind::invalid_input, "{} {}: want seconds since the epoch", what, text);
+}
+
+// Pulls a base image for the builder: each search-registry candidate of name in turn,
+// as `kiln pull` does.
+void pull_base(const Args& args, const Context& ctx, store::Store& store, const std::string& name) {
+  std::string text = name.starts_with("docker://") ? name.substr(9) : name;
+  auto candidates = image::resolve_candidates(text, ctx.config.search_registries);
+  registry::PullOptions options;
+  registry::TransferProgress progress(registry::TransferProgress::mode_for(args.flag("quiet")));
+  options.progress = &progress;
+  std::exception_ptr last;
+  for (const auto& ref : candidates) {
+    if (ref.registry == image::kLocalRegistry) continue;
+    try {
+      registry::RegistryOptions reg;
+      const auto& insecure = ctx.config.insecure_registries;
+      reg.insecure = (args.given("tls-verify") && !args.flag("tls-verify")) ||
+                     std::find(insecure.begin(), insecure.end(), ref.registry) != insecure.end();
+      if (auto file = args.get("authfile")) reg.auth_file = *file;
+      registry::RegistryClient client(ref.registry, reg);
+      registry::pull_image(store, client, ref, options);
+      return;
+    } catch (const std::exception& e) {
+      ErrorKind kind = util::kind_of(e);
+      if (&ref == &candidates.back() || kind == ErrorKind::corrupt || kind == ErrorKind::invalid_input) throw;
+      last = std::current_exception();
+    }
+  }
+  if (last) std::rethrow_exception(last);
+  fail(ErrorKind::not_found, "pull {}: no registry to pull it from", name);
 }
 
 int run_build(const Args& args) {
@@ -90,6 +125,7 @@ int run_build(const Args& args) {
 
   auto store = store::Store::open(ctx.root);
   options.driver = runtime::choose_driver(store, ctx.storage_driver);
+  options.pull_image = [&](const std::string& name) { pull_base(args, ctx, store, name); };
   util::Digest id = build::build(store, options, std::cerr);
   if (auto iidfile = args.get("iidfile")) util::write_file_atomic(*iidfile, id.str());
   std::cout << id.hex() << "\n";
@@ -124,6 +160,9 @@ const Registration kBuild{[] {
           {.long_name = "no-cache", .help = "Run every step, do not use the step cache"},
           {.long_name = "pull", .arg = "POLICY", .help = "When to pull the base image",
            .complete = Complete::choice, .choices = {"always", "missing", "never"}, .default_value = "missing"},
+          {.long_name = "tls-verify", .help = "Require HTTPS and verify certificates when pulling (default true)"},
+          {.long_name = "authfile", .arg = "FILE", .help = "Credentials for pulling base images",
+           .complete = Complete::file},
           {.long_name = "format", .arg = "FORMAT", .help = "Image format", .complete = Complete::choice,
            .choices = {"oci", "docker"}, .default_value = "oci"},
           {.long_name = "squash", .help = "Squash the new layers into one on top of the base image"},

@@ -5,6 +5,8 @@
 # kiln-test-runs: drivers
 
 load helpers
+load registry
+load registry-images
 
 setup() {
   kiln_setup
@@ -76,4 +78,31 @@ fired
 child"
   run_kiln image inspect --format '{{json .Config}}' localhost/onbuild-child
   assert_output_not_contains "onbuild-run"
+}
+
+@test "build --pull: missing fetches an absent base from a registry, never refuses, always re-fetches" {
+  start_registry
+  local seed=$BATS_TEST_TMPDIR/seed
+  mkdir -p "$seed"
+  cp "$(busybox_tarball)" "$seed/busybox.tar"
+  seed_image pulled/busybox:1 "$seed/busybox.tar" >/dev/null
+  local base=$REGISTRY/pulled/busybox:1
+  printf 'FROM %s\nRUN echo on-pulled > /pulled.txt\n' "$base" >"$ctx/Dockerfile"
+  # never: the store lacks the base, so the build fails without asking the registry.
+  run_kiln 125 build --pull=never --tls-verify=false -t localhost/pulled "$ctx"
+  assert_output_contains "no such image"
+  # missing (the default): pulled, then built on.
+  run_kiln build --tls-verify=false -t localhost/pulled "$ctx"
+  assert_output_contains "Trying to pull $base"
+  run_kiln run --rm localhost/pulled cat /pulled.txt
+  assert_output "on-pulled"
+  # missing again: the base is in the store now, nothing is pulled.
+  run_kiln build --tls-verify=false -t localhost/pulled "$ctx"
+  assert_output_not_contains "Trying to pull"
+  # always: asks the registry even though the store has it; a plain-http registry
+  # without --tls-verify=false is refused.
+  run_kiln build --pull=always --tls-verify=false -t localhost/pulled "$ctx"
+  assert_output_contains "Trying to pull $base"
+  run_kiln 125 build --pull=always -t localhost/pulled "$ctx"
+  stop_registry
 }
