@@ -15,6 +15,8 @@
 #include "cli/format.hpp"
 #include "image/inspect.hpp"
 #include "image/reference.hpp"
+#include "runtime/container_record.hpp"
+#include "runtime/lifecycle.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
@@ -294,6 +296,17 @@ void print_removed(const store::RemovedImage& removed) {
   std::cout << "Deleted: " << removed.id.hex() << "\n";
 }
 
+// rmi --force: the image's containers that are not running go first, as podman's do.
+// A running one stays, and removing the image then fails naming it (exit 2).
+void remove_stopped_containers_of(store::Store& store, const util::Digest& image_id) {
+  for (auto& container : store.list_containers()) {
+    if (container.image_id != image_id) continue;
+    auto record = runtime::reconcile(store, container);
+    if (!record || runtime::state_of(*record).status == runtime::ContainerStatus::running) continue;
+    runtime::remove_container(store, *record, true);
+  }
+}
+
 int run_rmi(const Args& args) {
   Context ctx = Context::resolve(args.global());
   auto store = store::Store::open(ctx.root);
@@ -321,6 +334,7 @@ int run_rmi(const Args& args) {
   if (all) {
     for (const auto& image : store.list_images()) {
       try {
+        if (force) remove_stopped_containers_of(store, image.id);
         print_removed(store.remove_image(image.id));
       } catch (const std::exception& e) {
         report(e);
@@ -343,6 +357,7 @@ int run_rmi(const Args& args) {
         fail(ErrorKind::conflict,
              "unable to delete image \"{}\" by ID with more than one tag ([{}]): please force removal",
              image.id.hex(), fmt::join(image.names, " "));
+      if (force) remove_stopped_containers_of(store, image.id);
       print_removed(store.remove_image(image.id));
     } catch (const std::exception& e) {
       report(e);
@@ -365,7 +380,8 @@ const Registration kRmi{[] {
                      "is in use by a container, 125 for other failures; every image named is tried.",
       .options = {
           {.long_name = "all", .short_name = 'a', .help = "Remove all images"},
-          {.long_name = "force", .short_name = 'f', .help = "Remove an image by id even when it has several names"},
+          {.long_name = "force", .short_name = 'f',
+           .help = "Remove an image by id even when it has several names, and its stopped containers"},
       },
       .arg_complete = Complete::image,
       .run = run_rmi,

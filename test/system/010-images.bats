@@ -225,7 +225,7 @@ Deleted: $a" "rmi of the last names"
   assert_line "store ok"
 }
 
-@test "rmi: --all removes every image; an image in use exits 2" {
+@test "rmi: --all removes every image; an image in use exits 2, -f removes its containers" {
   import_tar a one localhost/r1
   import_tar b two localhost/r2
   run_kiln rmi -a
@@ -239,6 +239,14 @@ Deleted: $a" "rmi of the last names"
   run_kiln create --name user1 localhost/used true
   run_kiln 2 rmi localhost/used
   assert_output_contains "in use"
+  # -f removes the image's stopped containers with it, as podman's does.
+  run_kiln rmi -f localhost/used
+  assert_output_contains "Deleted: "
+  run_kiln ps -a -q
+  assert_output ""
+  run_kiln images -q
+  assert_output ""
+  run_kiln system check
 }
 
 @test "image inspect: podman's shape; Id is the config digest" {
