@@ -7,10 +7,7 @@
 load helpers
 
 setup() {
-  kiln_setup
-  import_busybox
-  ctx=$BATS_TEST_TMPDIR/ctx
-  mkdir -p "$ctx"
+  build_setup
 }
 
 # layer_count IMAGE: the number of layers in IMAGE's config.

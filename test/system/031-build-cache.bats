@@ -8,10 +8,7 @@
 load helpers
 
 setup() {
-  kiln_setup
-  import_busybox
-  ctx=$BATS_TEST_TMPDIR/ctx
-  mkdir -p "$ctx"
+  build_setup
   echo one >"$ctx/one.txt"
   echo two >"$ctx/two.txt"
   cat >"$ctx/Dockerfile" <<'DF'

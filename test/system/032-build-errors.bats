@@ -6,10 +6,7 @@
 load helpers
 
 setup() {
-  kiln_setup
-  import_busybox
-  ctx=$BATS_TEST_TMPDIR/ctx
-  mkdir -p "$ctx"
+  build_setup
 }
 
 # build_fails TEXT: a build of $ctx fails with exit 125 and one stderr line containing TEXT.

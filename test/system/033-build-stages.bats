@@ -9,10 +9,7 @@ load registry
 load registry-images
 
 setup() {
-  kiln_setup
-  import_busybox
-  ctx=$BATS_TEST_TMPDIR/ctx
-  mkdir -p "$ctx"
+  build_setup
 }
 
 @test "build stages: COPY --from a stage, an index and an image; unused stages are skipped" {

@@ -145,3 +145,12 @@ import_busybox() {
   tarball=$(busybox_tarball) || return 1
   run_kiln import "$tarball" "${1:-localhost/busybox}"
 }
+
+# build_setup: a fresh store with localhost/busybox and an empty build context in $ctx
+# (the setup of the build test files).
+build_setup() {
+  kiln_setup
+  import_busybox
+  ctx=$BATS_TEST_TMPDIR/ctx
+  mkdir -p "$ctx"
+}
