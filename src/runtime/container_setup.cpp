@@ -216,7 +216,7 @@ void container_main(const ChildArgs& args) noexcept try {
   make_mounts_private();
   auto root = mount_rootfs(spec.rootfs);
   mount_proc_dev_sys(root, spec.network);
-  mount_volumes(root, spec.mounts);
+  mount_volumes(root, spec.mounts, spec.user);
   pivot_into(spec.rootfs);
   prepare_cwd(spec.cwd);
   mask_paths();

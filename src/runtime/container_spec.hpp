@@ -31,6 +31,10 @@ struct MountSpec {
   bool read_only = false;
   /// tmpfs: "size=64m,mode=1777,noexec"...; flag words become mount flags (parse_mount_options).
   std::string options;
+  /// A volume used for the first time: before the bind it takes the owner, mode and
+  /// contents of the image's directory at the destination, or, when the image has none,
+  /// the container user's uid and gid (podman's rule). Not recorded: a start-time fact.
+  bool populate = false;
 };
 
 /// --cap-add / --cap-drop, applied to Docker's default set. Names with or without

@@ -106,6 +106,7 @@ ContainerSpec start_spec(const store::Store& store, const store::ContainerRecord
       case VolumeConfig::Kind::named:
       case VolumeConfig::Kind::anonymous:
         m.source = volume_dir(store, v.source).string();
+        m.populate = !fs::exists(m.source);
         util::make_dirs(m.source, 0755);
         break;
       case VolumeConfig::Kind::bind:

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
+#include "snapshot/tree_copy.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -85,6 +87,28 @@ void mount_in_root(util::Fd root, const std::string& path, Kind kind, const char
 
 void symlink_in(util::Fd dir, const char* target, const char* name) {
   if (::symlinkat(target, dir.get(), name) < 0 && errno != EEXIST) throw util::sys_error("symlink /dev/{}", name);
+}
+
+/// A new volume takes what the image has at its destination: the directory's contents,
+/// owner and mode (as Docker's and podman's copy-up); without a directory there, the
+/// container user's ids, so a non-root USER can write its VOLUME (podman's rule). Runs
+/// before the bind, in the user namespace, where the volume's directory is root's.
+void populate_volume(util::Fd root, const MountSpec& m, const UserIds& user) {
+  uid_t uid = user.uid;
+  gid_t gid = user.gid;
+  std::optional<mode_t> mode;
+  auto image_dir = openat2_in_root(root, m.destination, O_PATH);
+  struct stat info {};
+  if (image_dir && ::fstat(image_dir.get(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    snapshot::apply_layer_dir(fd_path(image_dir), m.source);
+    uid = info.st_uid;
+    gid = info.st_gid;
+    mode = info.st_mode & 07777;
+  }
+  // EINVAL: the id is not mapped (single-id mode); the volume stays root's there.
+  if (::chown(m.source.c_str(), uid, gid) < 0 && errno != EINVAL && errno != EPERM)
+    throw util::sys_error("chown {} to {}:{}", m.source, uid, gid);
+  if (mode && ::chmod(m.source.c_str(), *mode) < 0) throw util::sys_error("chmod {}", m.source);
 }
 
 /// Number of path components: parents mount before their children.
@@ -176,7 +200,7 @@ void mount_proc_dev_sys(util::Fd root, NetworkMode network) {
   remount_read_only(fd_path(open_target(root, "sys", Kind::directory)));
 }
 
-void mount_volumes(util::Fd root, const std::vector<MountSpec>& mounts) {
+void mount_volumes(util::Fd root, const std::vector<MountSpec>& mounts, const UserIds& user) {
   std::vector<const MountSpec*> ordered;
   for (const auto& m : mounts) ordered.push_back(&m);
   std::stable_sort(ordered.begin(), ordered.end(),
@@ -189,6 +213,7 @@ void mount_volumes(util::Fd root, const std::vector<MountSpec>& mounts) {
         mount_in_root(root, m->destination, Kind::directory, "tmpfs", "tmpfs", flags, options.data);
         continue;
       }
+      if (m->populate) populate_volume(root, *m, user);
       struct stat source {};
       if (::stat(m->source.c_str(), &source) < 0) throw util::sys_error("stat {}", m->source);
       auto target = open_target(root, m->destination, S_ISDIR(source.st_mode) ? Kind::directory : Kind::file);

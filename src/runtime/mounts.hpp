@@ -34,8 +34,10 @@ util::UniqueFd mount_rootfs(const std::string& rootfs);
 /// Fresh procfs, a tmpfs /dev with the host's safe nodes bound in, devpts, shm, mqueue,
 /// and /sys read-only (sysfs in an own network namespace, else a bind of the host's).
 void mount_proc_dev_sys(util::Fd root, NetworkMode network);
-/// The spec's binds and tmpfs mounts, parents before children.
-void mount_volumes(util::Fd root, const std::vector<MountSpec>& mounts);
+/// The spec's binds and tmpfs mounts, parents before children. A mount marked populate
+/// is first given the image directory's owner, mode and contents (else user's ids);
+/// a chown the user namespace cannot map (single-id mode) is left out.
+void mount_volumes(util::Fd root, const std::vector<MountSpec>& mounts, const UserIds& user = {});
 /// Makes the rootfs mount the process's / and detaches the old root.
 void pivot_into(const std::string& rootfs);
 /// After the pivot: the whole root read-only (--read-only).

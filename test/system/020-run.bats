@@ -100,18 +100,40 @@ IMG=localhost/busybox
 }
 
 @test "run: a named volume persists across containers; anonymous ones go with --rm/rm -v" {
-  skip "known bug: an anonymous volume for an image VOLUME is not given the ownership of the image's directory, so a non-root USER cannot write it (issue 3)"
   run_kiln run --rm -v myvol:/data $IMG sh -c 'echo kept >/data/f'
   run_kiln run --rm -v myvol:/data $IMG cat /data/f
   assert_equal "$KILN_STDOUT" "kept"
   [[ -d $KILN_ROOT/volumes/myvol/_data ]] || die "named volume not in the store"
-  run_kiln run --name anon localhost/config sh -c 'touch /data/x'
+  # The image's VOLUME /data (absent from the image) belongs to its USER app, who can
+  # write it. Single-id mode cannot switch to uid 1000: root writes it there.
+  local as_root=()
+  is_single_id_user && as_root=(-u 0)
+  run_kiln run --name anon "${as_root[@]}" localhost/config sh -c 'touch /data/x; stat -c %u /data'
+  is_single_id_user || assert_equal "$KILN_STDOUT" "1000"
   run_kiln container inspect --format '{{json .Mounts}}' anon
   assert_output_contains '"Destination":"/data"'
   local before
   before=$(ls "$KILN_ROOT/volumes" | wc -l)
   run_kiln rm -v anon
   assert_equal "$(ls "$KILN_ROOT/volumes" | wc -l)" "$((before - 1))" "volumes after rm -v"
+}
+
+@test "run: a new volume takes the owner, mode and contents of the image's directory" {
+  # As the image has them (single-id mode shows uid 1000's files as root's).
+  run_kiln run --rm $IMG stat -c '%u:%g %a' /home/app /root
+  local expected=$KILN_STDOUT
+  run_kiln run --rm -v /home/app -v homevol:/root $IMG stat -c '%u:%g %a' /home/app /root
+  assert_equal "$KILN_STDOUT" "$expected"
+  # Contents are copied up into an empty volume once; later changes stay the volume's.
+  run_kiln run --rm -v etcvol:/etc $IMG sh -c 'grep ^app: /etc/passwd; echo changed >/etc/motd'
+  assert_output_contains "app:x:1000:1000"
+  run_kiln run --rm -v etcvol:/etc $IMG cat /etc/motd
+  assert_equal "$KILN_STDOUT" "changed"
+  # A bind mount is never touched.
+  mkdir -m 0700 "$BATS_TEST_TMPDIR/bound"
+  run_kiln run --rm -v "$BATS_TEST_TMPDIR/bound:/root" $IMG true
+  assert_equal "$(stat -c %a "$BATS_TEST_TMPDIR/bound")" "700" "bind mount mode"
+  assert_equal "$(ls -A "$BATS_TEST_TMPDIR/bound")" "" "bind mount contents"
 }
 
 @test "run: --tmpfs, --read-only and --hostname" {
