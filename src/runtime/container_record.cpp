@@ -3,11 +3,15 @@
 // reused pid is never mistaken for the container.
 #include "runtime/container_record.hpp"
 
+#include <chrono>
 #include <csignal>
+#include <thread>
 
 #include "runtime/lifecycle.hpp"
+#include "runtime/stop.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
 #include "util/text.hpp"
 
 namespace kiln::runtime {
@@ -301,9 +305,16 @@ bool process_alive(pid_t pid, std::uint64_t start_time) {
 std::optional<store::ContainerRecord> reconcile(store::Store& store, store::ContainerRecord record) {
   auto state = state_of(record);
   if (state.status != ContainerStatus::running) return record;
-  if (process_alive(state.monitor_pid, state.monitor_start_time) || process_alive(state.pid, state.pid_start_time))
-    return record;
-  // Both gone without recording the end: kill -9 of kiln or of the monitor.
+  if (process_alive(state.monitor_pid, state.monitor_start_time)) return record;
+  // The process that records the end is gone (kill -9 of kiln or of the monitor), so
+  // nobody will record it. Its guard kills the init, unless it was killed as well: make
+  // sure, and give the init a moment to go before the record says exited.
+  try {
+    if (signal_process(state.pid, state.pid_start_time, SIGKILL))
+      for (int i = 0; i < 100 && process_alive(state.pid, state.pid_start_time); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } catch (const std::exception& e) {
+    util::warn("container {}: {}", record.name, util::describe(e));
+  }
   if (config_of(record).auto_remove) {
     try {
       remove_container(store, record, true);

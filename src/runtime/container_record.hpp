@@ -130,8 +130,9 @@ std::optional<std::uint64_t> process_start_time(pid_t pid);
 /// True when pid exists and started at start_time (not a reused pid); zombies count as gone.
 bool process_alive(pid_t pid, std::uint64_t start_time);
 
-/// A container recorded running whose monitor and init are both gone (kill -9 of kiln or
-/// of the monitor) becomes exited (code 137 unless known), or is removed when auto_remove.
+/// A container recorded running whose monitor is gone (kill -9 of kiln or of the monitor:
+/// nobody will record its end) gets its init killed if still alive and becomes exited
+/// (code 137), or is removed when auto_remove.
 /// Returns the refreshed record, nullopt when it was removed. Cheap: no lock unless stale.
 std::optional<store::ContainerRecord> reconcile(store::Store& store, store::ContainerRecord record);
 

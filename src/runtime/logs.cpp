@@ -67,11 +67,18 @@ std::vector<Record> take_records(std::string& buffer) {
   return records;
 }
 
-/// The index of the first record of the last n lines (a line is P records ended by an F).
+/// The index of the first record of the last n lines. A line is P records ended by an F
+/// of the same stream; a stream's trailing P records (output without a final newline)
+/// are a line too.
 std::size_t tail_start(const std::vector<Record>& records, std::size_t n) {
   std::size_t ended = 0;
+  bool out_seen = false, err_seen = false;  // a later record of that stream exists
   for (std::size_t i = records.size(); i > 0; --i) {
-    if (!records[i - 1].line.partial && ++ended > n) return i;
+    const LogLine& line = records[i - 1].line;
+    bool& seen = line.stream == "stderr" ? err_seen : out_seen;
+    bool ends_line = !line.partial || !seen;
+    seen = true;
+    if (ends_line && ++ended > n) return i;
   }
   return 0;
 }

@@ -55,15 +55,27 @@ util::UniqueFd open_pidfd(pid_t pid, std::uint64_t start_time) {
 
 }  // namespace
 
+bool signal_process(pid_t pid, std::uint64_t start_time, int sig) {
+  // A pidfd pins the process: the start-time check below then holds for the signal too.
+  util::UniqueFd fd = open_pidfd(pid, start_time);
+  if (!fd) return false;
+  if (::syscall(SYS_pidfd_send_signal, fd.get(), sig, nullptr, 0) == 0) return true;
+  int error = errno;
+  if (error == EPERM) error = kill_from_userns(pid, sig);
+  if (error == ESRCH) return false;
+  if (error != 0) throw util::sys_error_code(error, "kill pid {} with {}", pid, signal_name(sig));
+  return true;
+}
+
 void kill_container(const store::ContainerRecord& record, int sig) {
   auto state = state_of(record);
-  if (state.status != ContainerStatus::running || !process_alive(state.pid, state.pid_start_time))
-    fail(ErrorKind::conflict, "container {} is not running", record.name);
-  if (::kill(state.pid, sig) == 0) return;
-  int error = errno;
-  if (error == EPERM) error = kill_from_userns(state.pid, sig);
-  if (error == ESRCH) fail(ErrorKind::conflict, "container {} is not running", record.name);
-  if (error != 0) throw util::sys_error_code(error, "kill {} (pid {}) with {}", record.name, state.pid, signal_name(sig));
+  auto not_running = [&] { return Error(fmt::format("container {} is not running", record.name), ErrorKind::conflict); };
+  if (state.status != ContainerStatus::running) throw not_running();
+  try {
+    if (!signal_process(state.pid, state.pid_start_time, sig)) throw not_running();
+  } catch (const std::system_error&) {
+    util::rethrow_with("kill {}", record.name);
+  }
 }
 
 std::optional<int> wait_container(store::Store& store, std::string_view id, std::optional<milliseconds> timeout) {

@@ -6,7 +6,10 @@
 // nothing spins. These run in the host's namespaces (no userns::enter needed).
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -19,6 +22,11 @@ namespace kiln::runtime {
 /// (pid 1 of a pid namespace), except SIGKILL and SIGSTOP. Throws conflict
 /// "container X is not running", std::system_error from kill(2).
 void kill_container(const store::ContainerRecord& record, int sig);
+
+/// Sends sig to pid if it is still the process that started at start_time (from inside
+/// its user namespace when the host refuses). False when it is gone; throws
+/// std::system_error for another failure.
+bool signal_process(pid_t pid, std::uint64_t start_time, int sig);
 
 /// Waits until the container's record says exited (reconciling a dead monitor) and returns
 /// that record's exit code; nullopt when timeout passed first. A created container is

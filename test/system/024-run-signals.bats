@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # Signals sent to a foreground `kiln run` reach the container, and --init reaps
-# orphaned children.
+# orphaned children; SIGKILL of kiln or of a detached container's monitor leaves
+# nothing mounted and the next command records the container exited; -t under a
+# real terminal gives the container a terminal.
 
 load helpers
 
@@ -55,4 +57,71 @@ signal_run() {
   run_kiln container inspect --format '{{.Config.StopSignal}}' stopper
   assert_equal "$KILN_STDOUT" "SIGUSR1"
   run_kiln rm stopper
+}
+
+# wait_for_text FILE TEXT: polls FILE until it contains TEXT (10 s at most).
+wait_for_text() {
+  local i
+  for i in $(seq 100); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "$1 never showed \"$2\": $(cat "$1" 2>/dev/null)"
+}
+
+# assert_nothing_mounted ID: no process of ours still holds a mount of the container's
+# directory (the mounts live in kiln's private mount namespaces; these must be gone).
+assert_nothing_mounted() {
+  local i holders
+  for i in $(seq 50); do
+    holders=$(grep -ls "containers/$1" /proc/[0-9]*/mountinfo 2>/dev/null || true)
+    [[ -z $holders ]] && return 0
+    sleep 0.1
+  done
+  die "mounts of container $1 are still held by: $holders"
+}
+
+@test "signals: SIGKILL of a foreground run leaves nothing mounted; the next command records it exited" {
+  local out=$BATS_TEST_TMPDIR/out
+  "$KILN" run --name fg9 $IMG sh -c 'echo ready; while :; do sleep 0.1; done' >"$out" 2>&1 &
+  local pid=$!
+  wait_for_text "$out" ready
+  run_kiln ps -q --no-trunc --filter name=fg9
+  local id=$output
+  [[ $id =~ ^[0-9a-f]{64}$ ]] || die "no running container fg9: $id"
+  kill -9 "$pid"
+  wait "$pid" || true
+  run_kiln ps -a --format '{{.Names}} {{.Status}}'
+  assert_output_contains "fg9 Exited (137)"
+  assert_nothing_mounted "$id"
+  run_kiln rm fg9
+  run_kiln system check
+}
+
+@test "signals: kill -9 of a detached container's monitor: ps records it exited, rm cleans it" {
+  run_kiln run -d --name mon9 $IMG sh -c 'while :; do sleep 0.1; done'
+  local id=$output monitor
+  monitor=$(pgrep -u "$(id -u)" -f "container-monitor .*$id") || die "no monitor process for $id"
+  kill -9 $monitor
+  # At once: the next command must not trust a record whose monitor is dead.
+  run_kiln ps -a --format '{{.Names}} {{.Status}}'
+  assert_output_contains "mon9 Exited (137)"
+  run_kiln ps -q
+  assert_output ""
+  run_kiln wait mon9
+  assert_output 137
+  assert_nothing_mounted "$id"
+  run_kiln rm mon9
+  run_kiln system check
+}
+
+@test "signals: run -t under a real terminal gives the container one" {
+  command -v script >/dev/null || skip "script (util-linux) is not installed"
+  local out=$BATS_TEST_TMPDIR/out status=0
+  timeout -k 5 60 script -qec "$KILN run --rm -t $IMG sh -c 'test -t 0 && test -t 1 && echo is-a-tty; tty'" /dev/null \
+    >"$out" 2>&1 </dev/null || status=$?
+  cat "$out" >&2
+  assert_equal "$status" 0 "exit status of run -t under script"
+  grep -q is-a-tty "$out" || die "the container saw no terminal: $(cat "$out")"
+  grep -q '^/dev/\(pts/[0-9]*\|console\)' "$out" || die "tty printed no terminal name: $(cat "$out")"
 }
