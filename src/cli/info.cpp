@@ -16,6 +16,12 @@
 namespace kiln::cli {
 namespace {
 
+// What the id mapping means for containers, in words (`kiln info` is read by people).
+constexpr const char* kSingleIdNote =
+    "single-id (no subuid range, only your own uid and gid are mapped, as root); in containers the chown "
+    "family of syscalls succeeds as in a fakeroot and files stay owned by you";
+constexpr const char* kRangeNote = "subuid range (container ids 1 and up map to your subordinate ids); chown works";
+
 OrderedJson ranges_json(const std::vector<userns::IdRange>& ranges) {
   OrderedJson out = OrderedJson::array();
   for (const auto& range : ranges) {
@@ -44,17 +50,23 @@ OrderedJson info_json(const Context& ctx) {
     host["idMappings"] = std::move(mappings);
     host["singleIdMode"] = map.single_id();
     host["chownInContainers"] = map.single_id() ? "emulated (single-id)" : "full";
+    host["idMode"] = map.single_id() ? kSingleIdNote : kRangeNote;
   } else {
     host["singleIdMode"] = false;
     host["chownInContainers"] = "full";
+    host["idMode"] = "not rootless (every id is the host's)";
   }
 
   auto store = store::Store::open(ctx.root);
   OrderedJson store_info = OrderedJson::object();
   store_info["root"] = ctx.root.string();
   store_info["runroot"] = ctx.runroot.string();
-  auto driver = ctx.storage_driver ? ctx.storage_driver : store.driver();
+  auto remembered = store.driver();
+  auto driver = ctx.storage_driver ? ctx.storage_driver : remembered;
   store_info["driver"] = driver.value_or("not probed yet");
+  store_info["driverSource"] = ctx.storage_driver ? "chosen (--storage-driver, KILN_STORAGE_DRIVER or the config file)"
+                               : remembered      ? "probed and remembered in the store"
+                                                 : "probed at the first command that mounts a container";
   store_info["images"] = store.image_index()->images().size();
   store_info["containers"] = store.list_containers().size();
 

@@ -96,3 +96,26 @@ load helpers
   assert_equal "$KILN_STDOUT" "x" "listing inside"
   [[ ! -e $BATS_TEST_TMPDIR/m/x ]] || die "the tmpfs mount leaked to the host"
 }
+
+@test "info: says whether containers run single-id (chown as a fakeroot) and names the storage driver" {
+  KILN_STORAGE_DRIVER= run_kiln info
+  if is_single_id_user; then
+    assert_output_contains "singleIdMode: true"
+    assert_output_contains "idMode: single-id"
+    assert_output_contains "chown"
+    assert_output_contains "fakeroot"
+  else
+    assert_output_contains "singleIdMode: false"
+    assert_output_contains "idMode: subuid range"
+  fi
+  assert_output_contains "driver: not probed yet"
+  # A chosen driver is the one shown; else the one the first run probes and remembers.
+  run_kiln --storage-driver vfs info --format '{{.store.driver}} {{.store.driverSource}}'
+  assert_output_contains "vfs chosen"
+  import_busybox
+  KILN_STORAGE_DRIVER= run_kiln run --rm localhost/busybox true
+  KILN_STORAGE_DRIVER= run_kiln info --format '{{.store.driver}}'
+  [[ $KILN_STDOUT =~ ^(overlay|fuse-overlayfs|vfs)$ ]] || die "info names no driver: \"$KILN_STDOUT\""
+  KILN_STORAGE_DRIVER= run_kiln info
+  assert_output_contains "driverSource: probed and remembered in the store"
+}
