@@ -104,3 +104,16 @@ change_fs='echo hello > /new; rm /etc/group; echo x >> /etc/passwd'
   run_kiln --storage-driver vfs export -o "$BATS_TEST_TMPDIR/v.tar" v
   tar -tf "$BATS_TEST_TMPDIR/v.tar" | grep -qE '^(\./)?new$' || die "vfs export lacks /new"
 }
+
+@test "commit keeps a chown made inside (single-id: the chown succeeds, the file stays root's)" {
+  import_busybox
+  run_kiln run --name own localhost/busybox sh -c 'echo x >/owned; chown 1000:1000 /owned && echo chowned'
+  assert_equal "$KILN_STDOUT" "chowned"
+  run_kiln commit own localhost/owned
+  run_kiln run --rm localhost/owned stat -c '%u:%g' /owned
+  if is_single_id_user; then
+    assert_equal "$KILN_STDOUT" "0:0"
+  else
+    assert_equal "$KILN_STDOUT" "1000:1000"
+  fi
+}
