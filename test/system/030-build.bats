@@ -280,3 +280,28 @@ DF
   fi
   assert_output_contains "Hello from kiln"
 }
+
+@test "build: a local git repository as the context (DIR.git#REF:SUBDIR, file://)" {
+  local repo=$BATS_TEST_TMPDIR/app.git
+  mkdir -p "$repo/sub"
+  printf 'FROM localhost/busybox\nCOPY msg /msg\n' >"$repo/sub/Dockerfile"
+  echo from-main >"$repo/sub/msg"
+  git() { command git -C "$repo" -c user.name=kiln -c user.email=kiln@localhost "$@"; }
+  git init -q -b main
+  git add -A && git commit -q -m one
+  git checkout -q -b feature
+  echo from-feature >"$repo/sub/msg"
+  git commit -q -am two
+  git checkout -q main
+  unset -f git
+  run_kiln build -q -t localhost/git-feature "$repo#feature:sub"
+  run_kiln run --rm localhost/git-feature cat /msg
+  assert_output "from-feature"
+  run_kiln build -q -t localhost/git-main "file://$repo#main:sub"
+  run_kiln run --rm localhost/git-main cat /msg
+  assert_output "from-main"
+  run_kiln 125 build -q "$repo#nosuch:sub"
+  assert_output_contains "git clone"
+  run_kiln 125 build -q "$repo#main:nodir"
+  assert_output_contains "no directory nodir"
+}
