@@ -1,5 +1,6 @@
 // `kiln run`, `kiln create`, `kiln start` and the hidden `kiln container-monitor`:
-// flags into runtime::CreateOptions, the image found, the record created, then
+// flags into runtime::CreateOptions, the image found (or pulled, as --pull says),
+// the record created, then
 // the container run in the foreground (runtime::run_session) or handed to a
 // detached monitor: kiln itself re-executed, double-forked into its own session,
 // which reports "running" (or the error) over a pipe before this process exits.
@@ -7,12 +8,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "archive/lookup.hpp"
 #include "cli/command.hpp"
 #include "cli/context.hpp"
+#include "image/reference.hpp"
+#include "registry/client.hpp"
+#include "registry/progress.hpp"
+#include "registry/pull.hpp"
 #include "runtime/create.hpp"
 #include "runtime/lifecycle.hpp"
 #include "runtime/session.hpp"
@@ -103,10 +110,51 @@ runtime::CreateOptions create_options(const Args& args) {
     }
   }
   o.single_id = userns::current_map().single_id();
-  std::string pull = args.get_or("pull", "missing");
-  if (pull != "always" && pull != "missing" && pull != "never" && pull != "newer")
-    fail(ErrorKind::invalid_input, "invalid --pull \"{}\": want always, missing or never", pull);
   return o;
+}
+
+// --pull: always, missing (the default), never, or podman's newer (pull, and fall back
+// to the stored image when the registry cannot be reached).
+enum class PullPolicy { always, missing, never, newer };
+
+PullPolicy pull_policy(const Args& args) {
+  std::string pull = args.get_or("pull", "missing");
+  if (pull == "always") return PullPolicy::always;
+  if (pull == "missing") return PullPolicy::missing;
+  if (pull == "never") return PullPolicy::never;
+  if (pull == "newer") return PullPolicy::newer;
+  fail(ErrorKind::invalid_input, "invalid --pull \"{}\": want always, missing, never or newer", pull);
+}
+
+// Pulls text from its registry (each search registry in turn for a short name), as
+// `kiln pull` does; returns the stored record.
+store::ImageRecord pull_for_run(const Context& ctx, store::Store& store, const Args& args, const std::string& text) {
+  std::string name = text.starts_with("docker://") ? text.substr(9) : text;
+  registry::TransferProgress progress(registry::TransferProgress::mode_for(args.flag("quiet")));
+  registry::PullOptions options;
+  options.progress = &progress;
+  auto candidates = image::resolve_candidates(name, ctx.config.search_registries);
+  bool short_name = candidates.size() > 1 || !candidates.front().explicit_registry;
+  std::exception_ptr last;
+  for (const auto& ref : candidates) {
+    if (ref.registry == image::kLocalRegistry) fail(ErrorKind::not_found, "no such image: {}", ref.str());
+    try {
+      if (short_name) progress.message(fmt::format("Trying to pull {}...", ref.str()));
+      registry::RegistryOptions registry_options;
+      const auto& insecure = ctx.config.insecure_registries;
+      registry_options.insecure = (args.given("tls-verify") && !args.flag("tls-verify")) ||
+                                  std::find(insecure.begin(), insecure.end(), ref.registry) != insecure.end();
+      if (auto dir = args.get("cert-dir")) registry_options.cert_dir = *dir;
+      if (auto file = args.get("authfile")) registry_options.auth_file = *file;
+      registry::RegistryClient client(ref.registry, registry_options);
+      return registry::pull_image(store, client, ref, options).record;
+    } catch (const std::exception& e) {
+      ErrorKind kind = util::kind_of(e);
+      if (&ref == &candidates.back() || kind == ErrorKind::corrupt || kind == ErrorKind::invalid_input) throw;
+      last = std::current_exception();
+    }
+  }
+  std::rethrow_exception(last);
 }
 
 // Starts `kiln container-monitor ID` detached from this process (setsid, double fork,
@@ -152,12 +200,30 @@ void spawn_monitor(const Context& ctx, const GlobalOptions& global, const std::s
 // Finds the image, creates the container; returns its record.
 store::ContainerRecord create(const Context& ctx, store::Store& store, const Args& args) {
   runtime::CreateOptions options = create_options(args);
-  auto index = store.image_index();
-  auto found = archive::lookup_image(*index, options.image, ctx.config.search_registries);
-  if (!found.image) fail(ErrorKind::not_found, "no such image: {}", options.image);
+  PullPolicy policy = pull_policy(args);
+  std::optional<store::ImageRecord> chosen;
+  bool by_id = false;
+  {
+    auto index = store.image_index();
+    auto found = archive::lookup_image(*index, options.image, ctx.config.search_registries);
+    if (found.image) chosen = *found.image;
+    by_id = found.image && found.matched_name.empty();
+  }
+  // An image named by id or under localhost/ exists only here: nothing to pull.
+  bool pullable = !by_id && !options.image.starts_with(std::string(image::kLocalRegistry) + "/");
+  bool pull = pullable && (policy == PullPolicy::always || policy == PullPolicy::newer ||
+                           (policy == PullPolicy::missing && !chosen));
+  if (pull) {
+    try {
+      chosen = pull_for_run(ctx, store, args, options.image);
+    } catch (...) {
+      if (!chosen || policy != PullPolicy::newer) util::rethrow_with("pull {}", options.image);
+    }
+  }
+  if (!chosen) fail(ErrorKind::not_found, "no such image: {}", options.image);
   if (options.name) runtime::reconcile_all(store);  // a stale --rm container may still hold the name
   std::string driver = runtime::choose_driver(store, ctx.storage_driver);
-  return runtime::create_container(store, *found.image, options, driver);
+  return runtime::create_container(store, *chosen, options, driver);
 }
 
 int run_run(const Args& args) {
@@ -244,8 +310,13 @@ std::vector<Option> create_table(bool with_run_flags) {
       {.long_name = "name", .arg = "NAME", .help = "Name the container"},
       {.long_name = "network", .arg = "MODE", .help = "Network mode: host or none", .complete = Complete::choice,
        .choices = {"host", "none"}, .default_value = "host"},
-      {.long_name = "pull", .arg = "POLICY", .help = "Pull policy: always, missing or never",
-       .complete = Complete::choice, .choices = {"always", "missing", "never"}, .default_value = "missing"},
+      {.long_name = "authfile", .arg = "FILE", .help = "Read registry credentials from FILE (for --pull)",
+       .complete = Complete::file},
+      {.long_name = "cert-dir", .arg = "DIR", .help = "Use certificates in DIR for the registry (for --pull)",
+       .complete = Complete::dir},
+      {.long_name = "pull", .arg = "POLICY", .help = "Pull the image: always, missing (not stored yet), never or newer",
+       .complete = Complete::choice, .choices = {"always", "missing", "never", "newer"}, .default_value = "missing"},
+      {.long_name = "tls-verify", .help = "Require HTTPS and verify certificates when pulling (--tls-verify=false: plain http)"},
       {.long_name = "quiet", .short_name = 'q', .help = "Print no pull progress"},
       {.long_name = "read-only", .help = "Mount the container's root file system read-only"},
       {.long_name = "rm", .help = "Remove the container (and its anonymous volumes) when it exits"},
