@@ -161,7 +161,9 @@ BuildContext BuildContext::open(store::Store& store, const BuildOptions& options
   if (!ctx.hash_file_.empty()) {
     if (auto text = util::try_read_file(ctx.hash_file_)) {
       try {
-        for (const auto& [rel, e] : Json::parse(*text).items())
+        // Named: a range-for does not keep parse()'s temporary alive through items().
+        const Json saved = Json::parse(*text);
+        for (const auto& [rel, e] : saved.items())
           ctx.hashes_[rel] = {e.at(0).get<std::uint64_t>(), e.at(1).get<std::uint64_t>(), e.at(2).get<std::int64_t>(),
                               e.at(3).get<std::int64_t>(), e.at(4).get<std::string>()};
       } catch (const std::exception&) {
