@@ -101,7 +101,9 @@ assert_nothing_mounted() {
 @test "signals: kill -9 of a detached container's monitor: ps records it exited, rm cleans it" {
   run_kiln run -d --name mon9 $IMG sh -c 'while :; do sleep 0.1; done'
   local id=$output monitor
-  monitor=$(pgrep -u "$(id -u)" -f "container-monitor .*$id") || die "no monitor process for $id"
+  # The oldest match: the monitor's guard child has the same command line, and it must
+  # live to kill the container and unmount.
+  monitor=$(pgrep -o -u "$(id -u)" -f "container-monitor .*$id") || die "no monitor process for $id"
   kill -9 $monitor
   # At once: the next command must not trust a record whose monitor is dead.
   run_kiln ps -a --format '{{.Names}} {{.Status}}'
