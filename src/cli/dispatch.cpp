@@ -249,7 +249,9 @@ int run(int argc, char** argv) {
 
   size_t begin = first + words;
   std::vector<const std::vector<Option>*> tables = {&cmd->options, &global_options()};
-  size_t help_end = cmd->stop_at_first_arg ? scan_options(args, begin, tables, true, "") : args.size();
+  size_t help_end = cmd->stop_at_first_arg
+                        ? scan_options(args, begin, tables, true, fmt::format("see 'kiln {} --help'", typed))
+                        : args.size();
   if (wants_help(args, begin, help_end, tables)) {
     std::cout << render_help(*cmd);
     return 0;

@@ -60,6 +60,10 @@ load helpers
 
   run_kiln 125 --no-such-global version
   assert_output_contains "--no-such-global"
+
+  # Commands whose flags end at the first argument (run, exec, unshare) say the same.
+  run_kiln 125 run --no-such-flag localhost/busybox true
+  assert_output "kiln: unknown flag: --no-such-flag (see 'kiln run --help')"
 }
 
 @test "a flag without its argument: exit 125" {
