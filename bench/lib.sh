@@ -41,11 +41,12 @@ podman() { "${PODMAN[@]}" "$@"; }
 buildah() { "${BUILDAH[@]}" "$@"; }
 
 bench_cleanup() {
-  podman unshare rm -rf "$BENCH_WORK" 2>/dev/null || true
-  "$KILN" unshare rm -rf "$BENCH_WORK" 2>/dev/null || true
-  rm -rf "$BENCH_WORK" 2>/dev/null || true
-  podman unshare rm -rf "$PODMAN_DIR" 2>/dev/null || true
-  rm -rf "$PODMAN_DIR" 2>/dev/null || true
+  # One podman call for both trees: podman needs the config files under BENCH_WORK to
+  # start, and any later podman call would recreate its store under PODMAN_DIR.
+  podman unshare rm -rf "$PODMAN_DIR" "$BENCH_WORK" 2>/dev/null || true
+  "$KILN" unshare rm -rf "$PODMAN_DIR" "$BENCH_WORK" 2>/dev/null || true  # same id mapping
+  chmod -R u+rwX "$PODMAN_DIR" "$BENCH_WORK" 2>/dev/null || true  # read-only dirs of our own
+  rm -rf "$PODMAN_DIR" "$BENCH_WORK" 2>/dev/null || true
 }
 trap bench_cleanup EXIT
 
