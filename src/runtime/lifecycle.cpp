@@ -38,10 +38,11 @@ std::string hosts_file(const std::string& hostname) {
       hostname);
 }
 
-// Writes a generated file only when its content changed: starts stay cheap.
+// Writes a generated file only when its content changed: starts stay cheap. No fsync:
+// every start makes these files again, so a power loss cannot leave a stale one in use.
 void write_if_changed(const fs::path& path, const std::string& text) {
   if (auto current = util::try_read_file(path); current && *current == text) return;
-  util::write_file_atomic(path, text, 0644);
+  util::write_file_replace(path, text, 0644);
 }
 
 }  // namespace

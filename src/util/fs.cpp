@@ -89,24 +89,42 @@ void rename_durable(const fs::path& from, const fs::path& to) {
   fsync_path(to.parent_path().empty() ? fs::path(".") : to.parent_path());
 }
 
-void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
+namespace {
+
+// Writes data to a temporary beside path and renames it over path; with durable, the
+// temporary and then the directory are fsynced.
+void replace_file(const fs::path& path, std::string_view data, mode_t mode, bool durable) {
   static std::atomic<unsigned> counter{0};
   fs::path tmp = path;
   tmp += fmt::format(".tmp-{}-{}", ::getpid(), counter++);
   try {
     auto fd = open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
     write_all(fd, data);
-    if (::fsync(fd.get()) < 0) throw sys_error("fsync {}", tmp.string());
+    if (durable && ::fsync(fd.get()) < 0) throw sys_error("fsync {}", tmp.string());
   } catch (...) {
     ::unlink(tmp.c_str());
     rethrow_with("write {}", path.string());
   }
   try {
-    rename_durable(tmp, path);
+    if (durable) {
+      rename_durable(tmp, path);
+    } else if (::rename(tmp.c_str(), path.c_str()) < 0) {
+      throw sys_error("rename {} to {}", tmp.string(), path.string());
+    }
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
+}
+
+}  // namespace
+
+void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
+  replace_file(path, data, mode, true);
+}
+
+void write_file_replace(const fs::path& path, std::string_view data, mode_t mode) {
+  replace_file(path, data, mode, false);
 }
 
 void make_dirs(const fs::path& path, mode_t mode) {

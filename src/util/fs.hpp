@@ -39,6 +39,9 @@ void write_all(Fd fd, std::string_view data);
 /// Publishes data at path atomically and durably: writes "<path>.tmp-<pid>-<n>" in the
 /// same directory, fsyncs it, renames it over path, fsyncs the directory.
 void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode = 0644);
+/// Like write_file_atomic without the fsyncs: readers see the old or the new content,
+/// never a mix, but a power loss may lose the write. For files made again on demand.
+void write_file_replace(const fs::path& path, std::string_view data, mode_t mode = 0644);
 /// rename(2) then fsync of the target's directory; throws.
 void rename_durable(const fs::path& from, const fs::path& to);
 /// fsync(2) of a file or directory by path; throws.

@@ -88,6 +88,9 @@ TEST_CASE("atomic write replaces the file and leaves no temporary behind") {
   util::write_file_atomic(file, "one");
   util::write_file_atomic(file, "two");
   CHECK(util::read_file(file) == "two");
+  util::write_file_replace(file, "three", 0600);  // the same without fsync
+  CHECK(util::read_file(file) == "three");
+  CHECK_THROWS_AS(util::write_file_replace(dir.path() / "no-dir" / "x", "y"), Error);
   int entries = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
   CHECK(entries == 1);
