@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The first things a user types: version, help, and the errors for a mistyped
 # command, flag or argument count (one stderr line, exit 125, a hint).
+# kiln-test-runs: single-id
 
 load helpers
 
