@@ -3,7 +3,7 @@
 // the Dockerfile, plans the stages, runs each needed instruction (or takes its
 // result from the step cache) and records the target stage as an image. Runs
 // inside kiln's user namespace (userns::enter()) and single-threaded: RUN
-// steps clone container processes.
+// steps clone container processes; --jobs forks child processes, not threads.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +31,10 @@ struct SecretSource {
 /// --pull: when to fetch the base image from a registry.
 enum class PullPolicy { missing, always, never };
 
+/// --progress: STEP lines as buildah prints them, or one status line per step
+/// ("[2/5] RUN make  1.2s", "[3/5] COPY . /src  CACHED").
+enum class ProgressMode { plain, tty };
+
 /// The build's flags as data (the CLI fills it; unit tests build it directly).
 struct BuildOptions {
   /// A directory, a tarball file, "-" (a tarball on stdin), or a git source
@@ -54,6 +58,9 @@ struct BuildOptions {
   std::map<std::string, std::string> labels;    ///< --label
   std::optional<std::int64_t> timestamp;        ///< --timestamp / SOURCE_DATE_EPOCH
   std::string driver;           ///< the snapshot driver (already chosen)
+  ProgressMode progress = ProgressMode::plain;
+  /// --jobs: how many stages without a dependency on another stage are built at the same
+  /// time (by child processes, into the step cache) before the stages are taken in order.
   int jobs = 1;
   std::vector<std::string> search_registries = {"docker.io"};
   /// Pulls the image a FROM or --from names (as written) into the store; the CLI supplies

@@ -1,8 +1,11 @@
 // The build driver: stages in dependency order, one instruction at a time,
 // each looked up in the step cache first; metadata instructions change the
 // config and add history, RUN/COPY/ADD/WORKDIR add layers; the target stage
-// becomes an image.
+// becomes an image. With --jobs, the stages that depend on no other stage are
+// first built by child processes at the same time (into the step cache;
+// quietly unless --progress=tty); the pass in order then finds them cached.
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,8 +84,14 @@ public:
 
 private:
   void say(std::string_view line) {
-    if (!options_.quiet) out_ << line << "\n" << std::flush;
+    if (!options_.quiet && !silent_) out_ << line << "\n" << std::flush;
   }
+  bool tty() const { return options_.progress == ProgressMode::tty && !options_.quiet && !silent_; }
+  // A step begins: plain mode prints its STEP line, tty mode remembers its status label.
+  void begin_step(const std::string& text);
+  // A step ends: tty mode prints its status line with the time taken (or CACHED, ERROR).
+  void end_step(std::string_view status = "");
+  void prebuild();
   std::string now_text() const {
     return util::rfc3339(options_.timestamp ? store::Clock::from_time_t(*options_.timestamp) : store::Clock::now());
   }
@@ -110,7 +119,33 @@ private:
   std::map<std::string, store::ImageRecord> images_;
   int step_no_ = 0, step_total_ = 0;
   bool use_cache_ = true;
+  bool silent_ = false;  // a --jobs child under plain progress: no output at all
+  std::string label_;    // tty: "[n/m] INSTRUCTION" of the current step
+  std::chrono::steady_clock::time_point started_;
 };
+
+void Builder::begin_step(const std::string& text) {
+  if (!tty()) {
+    say(fmt::format("STEP {}/{}: {}", step_no_, step_total_, text));
+    return;
+  }
+  std::string line = text.substr(0, text.find('\n'));
+  if (line.size() > 70) line = line.substr(0, 67) + "...";
+  label_ = fmt::format("[{}/{}] {}", step_no_, step_total_, line);
+  started_ = std::chrono::steady_clock::now();
+}
+
+// Each line is one write, so that --jobs children's lines do not mix.
+void Builder::end_step(std::string_view status) {
+  if (!tty() || label_.empty()) return;
+  if (status.empty()) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started_;
+    out_ << fmt::format("{}  {:.1f}s\n", label_, took.count()) << std::flush;
+  } else {
+    out_ << fmt::format("{}  {}\n", label_, status) << std::flush;
+  }
+  label_.clear();
+}
 
 const store::ImageRecord& Builder::find_image(const std::string& name) {
   if (auto it = images_.find(name); it != images_.end()) return it->second;
@@ -186,10 +221,13 @@ void Builder::cached(State& state, const std::vector<std::string>& parts,
       state.config = image::ImageConfig::parse(hit->config).fresh();
       if (hit->layer) state.layers.push_back(store_.layer(*hit->layer));
       state.key = key;
-      say(fmt::format("--> Using cache {}", key));
+      if (tty()) end_step("CACHED");
+      else say(fmt::format("--> Using cache {}", key));
       return;
     }
   }
+  // tty: a RUN step's output follows its label.
+  if (tty() && parts[0] == "RUN") out_ << label_ + "\n" << std::flush;
   std::optional<store::LayerRecord> layer;
   if (execute) layer = execute();
   update(state.config);
@@ -208,13 +246,14 @@ void Builder::cached(State& state, const std::vector<std::string>& parts,
   if (layer) entry.layer = layer->chain_id;
   entry.config = state.config.bytes();
   if (options_.layers) cache_.put(key, entry);
-  say(fmt::format("--> {}", state.config.digest().short_hex()));
+  if (tty()) end_step();
+  else say(fmt::format("--> {}", state.config.digest().short_hex()));
 }
 
 void Builder::step(State& state, dockerfile::StageScope& scope, const Instruction& raw, bool trigger) {
   ++step_no_;
   if (trigger) ++step_total_;
-  say(fmt::format("STEP {}/{}: {}", step_no_, step_total_, raw.original));
+  begin_step(raw.original);
   const std::string& file = context_->dockerfile_name();
   auto& config = state.config;
   std::string keyword(dockerfile::keyword_of(raw.kind));
@@ -368,7 +407,7 @@ void Builder::step(State& state, dockerfile::StageScope& scope, const Instructio
       std::vector<std::string> arg_words;
       for (const auto& [k, v] : args) arg_words.push_back(k + "=" + v);
       RunEnvironment env{store_, options_, *context_, [this](const std::string& n) { return layers_of(n); },
-                         options_.quiet ? -1 : 2};
+                         options_.quiet || silent_ ? -1 : 2};
       auto chain = state.chain();
       cached(state,
              {keyword, json_words(run.argv), join(arg_words, "\n"), mount_text,
@@ -433,11 +472,13 @@ void Builder::build_stage(const dockerfile::Stage& stage) {
   const auto& from = dockerfile_.instructions[stage.from_instruction];
   const std::string& file = context_->dockerfile_name();
   ++step_no_;
-  say(fmt::format("STEP {}/{}: {}", step_no_, step_total_, from.original));
+  begin_step(from.original);
   State state;
   try {
     state = from_stage(stage);
+    end_step();
   } catch (const std::exception& e) {
+    end_step("ERROR");
     throw Error(SourceLocation{file, from.start_line, 0},
                 fmt::format("step {}/{} {}: {}", step_no_, step_total_, from.original, util::describe(e)),
                 util::kind_of(e));
@@ -454,6 +495,7 @@ void Builder::build_stage(const dockerfile::Stage& stage) {
     try {
       step(state, scope, in, trigger);
     } catch (const std::exception& e) {
+      end_step("ERROR");
       std::string text = in.original.size() > 60 ? in.original.substr(0, 57) + "..." : in.original;
       throw Error(SourceLocation{file, in.start_line, 0},
                   fmt::format("step {}/{} {}: {}", step_no_, step_total_, text, util::describe(e)), util::kind_of(e));
@@ -541,6 +583,75 @@ util::Digest Builder::commit(State& state) {
   return written.record.id;
 }
 
+void Builder::prebuild() {
+  std::vector<std::size_t> roots;
+  for (auto i : plan_.order)
+    if (plan_.stages[i].depends_on.empty()) roots.push_back(i);
+  if (roots.size() < 2) return;
+  // Base images are looked up (and pulled) here, once, not by children at the same time.
+  // A failure is left to the pass in order, which reports it where it belongs.
+  try {
+    for (auto i : roots)
+      if (!plan_.stages[i].base_stage) image_state(plan_.stages[i].base);
+  } catch (const std::exception& e) {
+    util::debug("build: no parallel stages: {}", util::describe(e));
+    return;
+  }
+  auto started = std::chrono::steady_clock::now();
+  if (tty())
+    out_ << fmt::format("[+] building {} stages in parallel (--jobs {})\n", roots.size(), options_.jobs) << std::flush;
+  std::cout.flush();
+  std::cerr.flush();
+  // A child numbers its steps as the pass in order does.
+  std::map<std::size_t, int> first_step;
+  int steps = 0;
+  for (auto i : plan_.order) {
+    first_step[i] = steps;
+    steps += 1 + static_cast<int>(plan_.stages[i].instructions.size());
+  }
+  // Plain progress stays as without --jobs: children print nothing there. With tty progress
+  // they print their status lines and RUN output as they go. A stage that failed is built
+  // again in order and fails there, with its output and its step named as without --jobs.
+  std::map<pid_t, std::size_t> running;
+  std::size_t next = 0, failed = 0;
+  while (next < roots.size() || !running.empty()) {
+    while (next < roots.size() && failed == 0 && running.size() < static_cast<std::size_t>(options_.jobs)) {
+      pid_t pid = ::fork();
+      if (pid < 0) throw util::sys_error("fork for build stage {}", roots[next]);
+      if (pid == 0) {
+        int code = 0;
+        try {
+          silent_ = !tty();
+          step_no_ = first_step[roots[next]];
+          build_stage(plan_.stages[roots[next]]);
+        } catch (...) {
+          code = 1;
+        }
+        ::_exit(code);
+      }
+      running.emplace(pid, roots[next++]);
+    }
+    if (running.empty()) break;
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      throw util::sys_error("waitpid for build stages");
+    }
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      ++failed;
+      util::debug("build: stage {} failed in parallel", it->second);
+    }
+    running.erase(it);
+  }
+  if (tty()) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    out_ << fmt::format("[+] parallel stages {}  {:.1f}s\n", failed ? "FAILED" : "done", took.count()) << std::flush;
+  }
+}
+
 util::Digest Builder::run() {
   if (options_.platform) {
     auto want = image::Platform::parse(*options_.platform).normalized();
@@ -560,6 +671,7 @@ util::Digest Builder::run() {
   stage_options.build_platform = stage_options.target_platform;
   plan_ = dockerfile::plan_stages(dockerfile_, stage_options);
   for (auto i : plan_.order) step_total_ += 1 + static_cast<int>(plan_.stages[i].instructions.size());
+  if (options_.jobs > 1 && use_cache_) prebuild();
   for (auto i : plan_.order) build_stage(plan_.stages[i]);
   if (!plan_.unused_build_args.empty())
     util::warn("one or more build args were not consumed: [{}]", join(plan_.unused_build_args, " "));

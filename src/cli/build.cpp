@@ -1,6 +1,8 @@
 // `kiln build [OPTIONS] [CONTEXT]` (also `kiln image build`) and `kiln builder
 // prune`: flags into build::BuildOptions, one call to build::build(). Progress
 // goes to stderr; the image id alone goes to stdout.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -117,10 +119,24 @@ int run_build(const Args& args) {
   if (auto ts = args.get("timestamp")) options.timestamp = parse_epoch(*ts, "--timestamp");
   else if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch)
     options.timestamp = parse_epoch(epoch, "SOURCE_DATE_EPOCH");
-  if (auto jobs = args.get("jobs")) options.jobs = static_cast<int>(parse_epoch(*jobs, "--jobs"));
+  if (auto jobs = args.get("jobs")) {
+    long long n = 0;
+    try {
+      std::size_t used = 0;
+      n = std::stoll(*jobs, &used);
+      if (used != jobs->size()) n = 0;
+    } catch (const std::exception&) {
+    }
+    if (n < 1 || n > 1024) fail(ErrorKind::invalid_input, "--jobs {}: want 1 to 1024", *jobs);
+    options.jobs = static_cast<int>(n);
+  } else {
+    options.jobs = std::max(1, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
+  }
   std::string progress = args.get_or("progress", "plain");
   if (progress != "plain" && progress != "tty" && progress != "auto")
     fail(ErrorKind::invalid_input, "--progress={}: want plain, tty or auto", progress);
+  bool tty = progress == "tty" || (progress == "auto" && ::isatty(2));
+  options.progress = tty ? build::ProgressMode::tty : build::ProgressMode::plain;
   options.search_registries = ctx.config.search_registries;
 
   auto store = store::Store::open(ctx.root);
@@ -173,8 +189,8 @@ const Registration kBuild{[] {
            .repeatable = true},
           {.long_name = "label", .arg = "KEY=VALUE", .help = "Add a label to the image", .repeatable = true},
           {.long_name = "timestamp", .arg = "SECONDS", .help = "Set all created times and clamp file times"},
-          {.long_name = "jobs", .arg = "N", .help = "Stages to build in parallel"},
-          {.long_name = "progress", .arg = "TYPE", .help = "Progress output", .complete = Complete::choice,
+          {.long_name = "jobs", .arg = "N", .help = "Independent stages to build at once (default: the number of CPUs)"},
+          {.long_name = "progress", .arg = "TYPE", .help = "Progress output: plain (STEP lines), tty (a status line per step), auto", .complete = Complete::choice,
            .choices = {"plain", "tty", "auto"}, .default_value = "plain"},
       },
       .min_args = 0,
