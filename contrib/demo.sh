@@ -34,7 +34,9 @@ trap cleanup EXIT
 say "building kiln"
 if [[ $(id -u) == 0 && $user != root ]]; then
   # Build as the user in a copy it owns, so nothing root-owned lands in the checkout.
-  tar -C "$src" --exclude=./.git --exclude='./build*' -cf - . | as_user tar -C "$work" -xf - --one-top-level=src
+  # (Not tar --one-top-level=src: it would merge the checkout's own src/ into the top.)
+  as_user mkdir "$work/src"
+  tar -C "$src" --exclude=./.git --exclude='./build*' -cf - . | as_user tar -C "$work/src" -xf -
   as_user meson setup "$work/build" "$work/src" >/dev/null
   as_user ninja -C "$work/build" kiln >/dev/null
   cp "$work/build/kiln" "$work/kiln"

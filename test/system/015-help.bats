@@ -109,7 +109,9 @@ prose_flags_exist() {
   page=$(man_page_path "$cmd")
   [[ -f $page ]] || return 0
   help=$("$KILN" $cmd --help)
-  for flag in $(grep -oE -- '--[a-z][a-z0-9-]*' "$page" | sort -u); do
+  # Flags of Dockerfile instructions (COPY --from, RUN --mount, ADD --checksum) are not
+  # the command's.
+  for flag in $(grep -oE -- '([A-Z]+ )?--[a-z][a-z0-9-]*' "$page" | grep -vE '^[A-Z]+ ' | sort -u); do
     [[ $flag == --help ]] && continue
     grep -qE -- "(^|[ ,])${flag}([ =]|\$)" <<<"$help" || missing+=("$flag")
   done
