@@ -9,10 +9,7 @@ load registry
 load registry-images
 
 setup_file() {
-    start_registry
-    export SEED_DIR=$BATS_FILE_TMPDIR/seed
-    mkdir -p "$SEED_DIR"
-    cp "$(busybox_tarball)" "$SEED_DIR/busybox.tar"
+    start_seed_registry --busybox
     small_tar "$SEED_DIR/extra.tar" etc/kiln-extra "extra layer"
     small_tar "$SEED_DIR/arm.tar" etc/kiln-arch "arm64 image"
     SEED_DIGEST=$(seed_image seed/busybox:1 "$SEED_DIR/busybox.tar" "$SEED_DIR/extra.tar")

@@ -8,9 +8,7 @@ load registry-images
 
 setup_file() {
     # A plain registry to seed from: kiln pulls from it, then pushes to the auth ones.
-    start_registry
-    export SEED_DIR=$BATS_FILE_TMPDIR/seed
-    mkdir -p "$SEED_DIR"
+    start_seed_registry
     small_tar "$SEED_DIR/a.tar" etc/a "layer a"
     small_tar "$SEED_DIR/b.tar" etc/b "layer b"
     seed_image seed/small:1 "$SEED_DIR/a.tar" "$SEED_DIR/b.tar" >/dev/null

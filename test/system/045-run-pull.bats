@@ -8,10 +8,7 @@ load registry
 load registry-images
 
 setup_file() {
-    start_registry
-    export SEED_DIR=$BATS_FILE_TMPDIR/seed
-    mkdir -p "$SEED_DIR"
-    cp "$(busybox_tarball)" "$SEED_DIR/busybox.tar"
+    start_seed_registry --busybox
     small_tar "$SEED_DIR/one.tar" etc/kiln-tag "one"
     small_tar "$SEED_DIR/two.tar" etc/kiln-tag "two"
     seed_image seed/run:1 "$SEED_DIR/busybox.tar" "$SEED_DIR/one.tar" >/dev/null

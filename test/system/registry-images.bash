@@ -113,3 +113,13 @@ small_tar() {
     tar --sort=name --mtime=2024-01-01 --owner=0 --group=0 --numeric-owner -C "$dir" -cf "$file" .
     rm -rf "$dir"
 }
+
+# start_seed_registry [--busybox]: starts the plain test registry and makes $SEED_DIR
+# for the file's seed layers (with busybox.tar, the test image's root file system, when
+# asked). For setup_file.
+start_seed_registry() {
+  start_registry
+  export SEED_DIR=$BATS_FILE_TMPDIR/seed
+  mkdir -p "$SEED_DIR"
+  if [[ ${1:-} == --busybox ]]; then cp "$(busybox_tarball)" "$SEED_DIR/busybox.tar"; fi
+}
