@@ -241,22 +241,19 @@ store::ContainerRecord create_container(store::Store& store, const store::ImageR
   record.top_layer = image.top_layer;
   set_state(record, ContainerState{});
   // A random name may collide with an existing one: try a few.
+  // The id is chosen here so the hostname default (its first 12 digits) is in the
+  // record from the start: one durable write, not two.
+  record.id = store::new_container_id();
+  if (config.spec.hostname.empty()) config.spec.hostname = record.id.substr(0, 12);
+  set_config(record, config);
   for (int attempt = 0;; ++attempt) {
     if (!options.name) record.name = random_name();
-    // The id is assigned here so the hostname default can use it.
-    record.id.clear();
     try {
-      set_config(record, config);
       record = store.add_container(record);
       break;
     } catch (const std::exception& e) {
       if (options.name || attempt > 20 || util::kind_of(e) != ErrorKind::conflict) throw;
     }
-  }
-  if (config.spec.hostname.empty()) {
-    config.spec.hostname = record.id.substr(0, 12);
-    set_config(record, config);
-    store.update_container(record);
   }
   auto paths = container_paths(store, record.id);
   if (driver != "vfs") {

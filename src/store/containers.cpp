@@ -18,7 +18,10 @@ namespace {
 
 constexpr const char* kContainerRecord = "container.json";
 
-std::string random_id() {
+
+}  // namespace
+
+std::string new_container_id() {
   unsigned char bytes[32];
   std::size_t got = 0;
   while (got < sizeof bytes) {
@@ -37,8 +40,6 @@ std::string random_id() {
   }
   return id;
 }
-
-}  // namespace
 
 fs::path Store::container_dir(std::string_view id) const { return root_ / "containers" / std::string(id); }
 
@@ -93,7 +94,7 @@ ContainerRecord Store::container(std::string_view name_or_id) const {
 
 ContainerRecord Store::add_container(ContainerRecord record) {
   try {
-    if (record.id.empty()) record.id = random_id();
+    if (record.id.empty()) record.id = new_container_id();
     if (!is_hex64(record.id)) fail(ErrorKind::invalid_input, "container id must be 64 hex digits");
     if (record.name.empty() || record.name.find('/') != std::string::npos)
       fail(ErrorKind::invalid_input, "container name \"{}\" is not valid", record.name);

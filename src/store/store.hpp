@@ -73,6 +73,9 @@ struct GcReport {
 /// kiln::Error(invalid_input) when neither variable is set for a non-root user.
 fs::path default_root(uid_t uid, const char* xdg_data_home, const char* home);
 
+/// A random container id: 64 hex digits from getrandom(2).
+std::string new_container_id();
+
 class Store {
 public:
   /// The store format this code reads and writes.
