@@ -2,7 +2,6 @@
 // source resolution and the remembered content digests.
 #include "build/context.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include "layer/apply.hpp"
 #include "snapshot/program.hpp"
 #include "util/digest.hpp"
+#include "util/dir.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -25,19 +25,6 @@ bool has_glob(std::string_view text) { return text.find_first_of("*?[") != std::
 
 std::string join_rel(const std::string& parent, const std::string& name) {
   return parent.empty() ? name : parent + "/" + name;
-}
-
-std::vector<std::string> list_names(const fs::path& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) throw util::sys_error("list {}", dir.string());
-  while (auto* ent = ::readdir(d)) {
-    std::string_view n = ent->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 // Unpacks a tarball (any compression libarchive reads) into dir, owned by us.
@@ -200,7 +187,7 @@ std::vector<std::string> BuildContext::resolve(std::string_view source) const {
         continue;
       }
       if (!fs::is_directory(dir_ / base)) continue;
-      for (const auto& name : list_names(dir_ / base))
+      for (const auto& name : util::sorted_entries(dir_ / base))
         if (::fnmatch(part.c_str(), name.c_str(), FNM_PERIOD * 0) == 0) next.push_back(join_rel(base, name));
     }
     current = std::move(next);
@@ -217,7 +204,7 @@ void BuildContext::walk(const std::string& rel,
   if (::lstat(path.c_str(), &st) < 0) throw util::sys_error("stat {}", path.string());
   fn(rel, st);
   if (!S_ISDIR(st.st_mode)) return;
-  for (const auto& name : list_names(path)) {
+  for (const auto& name : util::sorted_entries(path)) {
     std::string child = join_rel(rel, name);
     if (excluded(child)) {
       struct stat cst;

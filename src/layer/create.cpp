@@ -4,7 +4,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -18,6 +17,7 @@
 
 #include "layer/safe_path.hpp"
 #include "layer/whiteout.hpp"
+#include "util/dir.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -206,22 +206,9 @@ private:
   std::uint64_t entries_ = 0;
 };
 
-std::vector<std::string> list_sorted(util::Fd dir, const std::string& path) {
-  int fd = ::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR* d = fd < 0 ? nullptr : ::fdopendir(fd);
-  if (!d) throw util::sys_error("list {}", path.empty() ? "." : path);
-  std::vector<std::string> names;
-  while (auto* ent = ::readdir(d)) {
-    std::string_view n = ent->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 void add_tree(TarBuilder& builder, util::Fd dir, const std::string& prefix) {
-  for (const auto& name : list_sorted(dir, prefix)) {
+  for (const auto& name : util::sorted_entries(dir, prefix.empty() ? "." : prefix)) {
     std::string path = prefix.empty() ? name : prefix + "/" + name;
     if (auto child = builder.add(dir, name, path)) add_tree(builder, child, path);
   }

@@ -2,7 +2,6 @@
 // without following symlinks.
 #include "layer/diff.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "util/dir.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -25,24 +25,6 @@ bool tar_order_less(const std::string& a, const std::string& b) {
 }
 
 namespace {
-
-std::vector<std::string> list_sorted(util::Fd dir) {
-  std::vector<std::string> names;
-  int fd = ::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw util::sys_error("open directory");
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    throw util::sys_error("list directory");
-  }
-  while (auto* ent = ::readdir(d)) {
-    std::string_view n = ent->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 util::UniqueFd open_child_dir(util::Fd dir, const std::string& name) {
   int fd = ::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -70,7 +52,7 @@ std::string join(const std::string& prefix, const std::string& name) {
 }
 
 void all_added(util::Fd dir, const std::string& prefix, std::vector<Change>& out) {
-  for (const auto& name : list_sorted(dir)) {
+  for (const auto& name : util::sorted_entries(dir, "directory")) {
     std::string path = join(prefix, name);
     out.push_back({path, ChangeKind::added});
     struct stat st;
@@ -80,8 +62,8 @@ void all_added(util::Fd dir, const std::string& prefix, std::vector<Change>& out
 }
 
 void compare(util::Fd lower, util::Fd upper, const std::string& prefix, std::vector<Change>& out) {
-  auto lower_names = list_sorted(lower);
-  auto upper_names = list_sorted(upper);
+  auto lower_names = util::sorted_entries(lower, "directory");
+  auto upper_names = util::sorted_entries(upper, "directory");
   std::size_t i = 0, j = 0;
   while (i < lower_names.size() || j < upper_names.size()) {
     bool take_lower = j == upper_names.size() || (i < lower_names.size() && lower_names[i] < upper_names[j]);
