@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "layer/libarchive_link.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 
+#include "layer/libarchive_link.hpp"
 #include "layer/safe_path.hpp"
 #include "layer/whiteout.hpp"
 #include "util/dir.hpp"

@@ -87,3 +87,23 @@ load helpers
   run_kiln 125 --storage-driver=zfs unshare true
   assert_output_contains "zfs"
 }
+
+# Start-up cost is most of a short command's time: libcurl is opened only when a
+# registry is reached, and the default build (-Dstatic_deps=true) links libarchive
+# without its xml/ICU/nettle closure and libstdc++ statically.
+@test "kiln starts without loading libcurl, libxml2, ICU or libstdc++" {
+  command -v readelf >/dev/null || skip "readelf (binutils) is not installed"
+  local needed
+  needed=$(readelf -d "$KILN" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p')
+  [[ -n $needed ]] || die "readelf found no NEEDED entries in $KILN"
+  if [[ $needed == *libarchive.so* ]]; then
+    skip "kiln was built with -Dstatic_deps=false (libarchive is shared)"
+  fi
+  local lib
+  for lib in libcurl libxml2 libicu libnettle libstdc++ libcrypto libyaml-cpp libfmt; do
+    [[ $needed != *"$lib"* ]] || die "kiln needs $lib at start-up: $(tr '\n' ' ' <<<"$needed")"
+  done
+  # The lazily loaded libcurl still works: a registry command reaches curl's error.
+  run_kiln 125 search --tls-verify=false 127.0.0.1:1/nothing
+  assert_output_contains "127.0.0.1:1"
+}
