@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "dockerfile/runes.hpp"
+#include "util/text.hpp"
 
 namespace kiln::dockerfile {
 namespace {
@@ -42,14 +43,6 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
 }
 
 // Go's strings.ToLower for the keyword; keywords that matter are ASCII.
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // Go's strings.TrimSpace, for the one place the dump applies it.
 std::string trim_space(std::string text) {
   std::size_t begin = 0;
@@ -93,7 +86,7 @@ std::optional<std::string> Dockerfile::directive(std::string_view name) const {
 }
 
 std::string dump(const Instruction& instruction) {
-  std::string out = lower(instruction.keyword);
+  std::string out = util::ascii_lower(instruction.keyword);
   if (!instruction.flags.empty()) {
     // Go's %q of a []string: [ "a" "b" ].
     out += " [";

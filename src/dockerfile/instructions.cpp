@@ -6,6 +6,7 @@
 
 #include "dockerfile/runes.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace kiln::dockerfile {
 namespace {
@@ -57,22 +58,6 @@ const FlagSpec* find_spec(Kind kind, std::string_view name) {
   return nullptr;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string upper(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
-}
-
 
 }  // namespace
 
@@ -92,7 +77,7 @@ std::vector<Flag> parse_flags(const Instruction& instruction, std::string_view f
     switch (spec->type) {
       case FlagType::boolean:
         if (flag.value) {
-          std::string v = lower(*flag.value);
+          std::string v = util::ascii_lower(*flag.value);
           if (v != "true" && v != "false") {
             fail_at(instruction, file, fmt::format("expecting boolean value for flag {}, not: {}",
                                                    flag.name, *flag.value));
@@ -150,7 +135,7 @@ std::vector<std::string> flag_values(const Instruction& instruction, std::string
 bool flag_bool(const Instruction& instruction, std::string_view name) {
   bool out = false;
   for (auto& flag : loose_flags(instruction)) {
-    if (flag.name == name) out = !flag.value || lower(*flag.value) == "true";
+    if (flag.name == name) out = !flag.value || util::ascii_lower(*flag.value) == "true";
   }
   return out;
 }
@@ -179,7 +164,7 @@ std::vector<ArgDeclaration> arg_declarations(const Instruction& instruction) {
 FromSpec from_spec(const Instruction& instruction) {
   FromSpec out;
   if (!instruction.args.empty()) out.image = instruction.args[0];
-  if (instruction.args.size() == 3) out.stage_name = lower(instruction.args[2]);
+  if (instruction.args.size() == 3) out.stage_name = util::ascii_lower(instruction.args[2]);
   out.platform = flag_value(instruction, "platform");
   return out;
 }
@@ -232,7 +217,7 @@ std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
 HealthcheckSpec healthcheck_spec(const Instruction& in, std::string_view file) {
   if (in.args.empty()) fail_at(in, file, "HEALTHCHECK requires at least one argument");
   HealthcheckSpec out;
-  std::string type = upper(in.args[0]);
+  std::string type = util::ascii_upper(in.args[0]);
   if (type == "NONE") {
     if (in.args.size() > 1) fail_at(in, file, "HEALTHCHECK NONE takes no arguments");
     if (!in.flags.empty()) fail_at(in, file, "HEALTHCHECK NONE takes no flags");

@@ -8,17 +8,10 @@
 #include "dockerfile/instructions.hpp"
 #include "dockerfile/runes.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace kiln::dockerfile {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool all_digits(std::string_view text) {
   if (text.empty()) return false;
@@ -33,7 +26,7 @@ bool all_digits(std::string_view text) {
 }
 
 std::optional<std::size_t> stage_named(const std::vector<Stage>& stages, std::string_view name) {
-  std::string wanted = lower(name);
+  std::string wanted = util::ascii_lower(name);
   for (const auto& stage : stages) {
     if (!stage.name.empty() && stage.name == wanted) return stage.index;
   }

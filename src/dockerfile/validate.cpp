@@ -8,6 +8,7 @@
 #include "dockerfile/parser.hpp"
 #include "dockerfile/runes.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace kiln::dockerfile {
 namespace {
@@ -15,22 +16,6 @@ namespace {
 [[noreturn]] void fail_at(const Instruction& instruction, std::string_view file,
                           std::string message) {
   throw Error(SourceLocation{std::string(file), instruction.start_line, 1}, std::move(message));
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string upper(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
 }
 
 bool valid_stage_name(std::string_view name) {
@@ -62,9 +47,9 @@ void validate_one(const Instruction& in, std::string_view file) {
   parse_flags(in, file);
   switch (in.kind) {
     case Kind::from: {
-      bool ok = in.args.size() == 1 || (in.args.size() == 3 && lower(in.args[1]) == "as");
+      bool ok = in.args.size() == 1 || (in.args.size() == 3 && util::ascii_lower(in.args[1]) == "as");
       if (!ok) fail_at(in, file, "FROM requires either one or three arguments");
-      if (in.args.size() == 3 && !valid_stage_name(lower(in.args[2]))) {
+      if (in.args.size() == 3 && !valid_stage_name(util::ascii_lower(in.args[2]))) {
         fail_at(in, file, fmt::format("invalid name for build stage: {}, name can't start with a "
                                       "number or contain symbols", go_quote(in.args[2])));
       }
@@ -115,7 +100,7 @@ void validate_one(const Instruction& in, std::string_view file) {
       if (trigger.kind == Kind::onbuild)
         fail_at(in, file, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
       if (trigger.kind == Kind::from || trigger.kind == Kind::maintainer) {
-        fail_at(in, file, fmt::format("{} isn't allowed as an ONBUILD trigger", upper(trigger.keyword)));
+        fail_at(in, file, fmt::format("{} isn't allowed as an ONBUILD trigger", util::ascii_upper(trigger.keyword)));
       }
       validate_one(trigger, file);
       break;

@@ -16,12 +16,6 @@
 namespace kiln::image {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 // The variant's number ("v7" -> 7), or -1 when it has none.
 int variant_number(std::string_view variant) {
   if (variant.size() < 2 || variant[0] != 'v') return -1;
@@ -37,10 +31,10 @@ int variant_number(std::string_view variant) {
 
 Platform Platform::normalized() const {
   Platform p = *this;
-  p.os = lower(os);
+  p.os = util::ascii_lower(os);
   if (p.os == "macos") p.os = "darwin";
-  std::string arch = lower(architecture);
-  std::string var = lower(variant);
+  std::string arch = util::ascii_lower(architecture);
+  std::string var = util::ascii_lower(variant);
   if (arch == "x86_64" || arch == "x86-64" || arch == "amd64") {
     arch = "amd64";
     if (var == "v1") var.clear();  // v1 is the baseline every amd64 image assumes
@@ -112,7 +106,7 @@ std::string Platform::str() const {
 Platform platform_from_machine(std::string_view machine) {
   Platform p;
   p.os = "linux";
-  std::string m = lower(machine);
+  std::string m = util::ascii_lower(machine);
   if (m.starts_with("armv") && m.size() >= 5 && m[4] >= '5' && m[4] <= '8') {
     // armv7l, armv6l, armv5tel: 32-bit arm with the digit as variant (armv8l is a
     // 64-bit CPU in 32-bit mode, which runs v7 images best).

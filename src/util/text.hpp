@@ -15,6 +15,9 @@ std::vector<std::string> split(std::string_view text, char sep);
 /// Splits at the first sep: {"a", "b=c"} for split_once("a=b=c", '='); nullopt without sep.
 std::optional<std::pair<std::string, std::string>> split_once(std::string_view text, char sep);
 std::string_view trim(std::string_view text);
+/// ASCII-only case mapping (no locale): Dockerfile keywords, platform names, headers.
+std::string ascii_lower(std::string_view text);
+std::string ascii_upper(std::string_view text);
 bool starts_with(std::string_view text, std::string_view prefix);
 
 /// Decimal units with 3 significant digits as podman/docker print sizes: "4.19 MB", "512 B".

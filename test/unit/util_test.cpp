@@ -104,3 +104,10 @@ TEST_CASE("split and trim") {
   CHECK(kv->first == "A");
   CHECK(kv->second == "b=c");
 }
+
+TEST_CASE("ascii case mapping touches only A-Z and a-z") {
+  CHECK(util::ascii_lower("FROM Busybox AS Build-1") == "from busybox as build-1");
+  CHECK(util::ascii_upper("healthcheck --interval=5s") == "HEALTHCHECK --INTERVAL=5S");
+  CHECK(util::ascii_lower("\xc3\x84Z") == "\xc3\x84z");  // UTF-8 bytes pass through unchanged
+  CHECK(util::ascii_upper("") == "");
+}
