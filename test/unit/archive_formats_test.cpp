@@ -26,6 +26,7 @@
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "tree_layer.hpp"
 
 using namespace kiln;
 namespace fs = std::filesystem;
@@ -39,19 +40,7 @@ struct Fixture {
 
   fs::path make_layer(const std::string& name, const std::map<std::string, std::string>& files,
                       layer::Compression compression = layer::Compression::gzip) {
-    fs::path tree = dir.path() / (name + ".tree");
-    util::make_dirs(tree);
-    for (const auto& [path, content] : files) {
-      util::make_dirs((tree / path).parent_path());
-      auto fd = util::open_file(tree / path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      util::write_all(fd, content);
-    }
-    fs::path out = dir.path() / (name + ".layer");
-    auto fd = util::open_file(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    layer::CreateOptions options;
-    options.compression = compression;
-    layer::create_layer(tree, fd, options);
-    return out;
+    return test::make_tree_layer(dir.path(), name, files, compression, ".layer", false);
   }
 
   // A two-layer image with history, named `name`, in `store`.

@@ -15,6 +15,7 @@
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "tree_layer.hpp"
 
 using namespace kiln;
 namespace fs = std::filesystem;
@@ -29,23 +30,7 @@ struct Fixture {
   // A tree with the given files ("name" -> content), tarred with the given compression.
   fs::path make_tar(const std::string& name, const std::map<std::string, std::string>& files,
                     layer::Compression compression = layer::Compression::gzip) {
-    fs::path tree = dir.path() / (name + ".tree");
-    util::make_dirs(tree);
-    for (const auto& [path, content] : files) {
-      util::make_dirs((tree / path).parent_path());
-      auto fd = util::open_file(tree / path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      util::write_all(fd, content);
-    }
-    // Fixed mtimes: the same files give the same bytes.
-    for (auto& entry : fs::recursive_directory_iterator(tree))
-      fs::last_write_time(entry.path(), fs::file_time_type{});
-    fs::last_write_time(tree, fs::file_time_type{});
-    fs::path out = dir.path() / (name + ".tar");
-    auto fd = util::open_file(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    layer::CreateOptions options;
-    options.compression = compression;
-    layer::create_layer(tree, fd, options);
-    return out;
+    return test::make_tree_layer(dir.path(), name, files, compression, ".tar", true);
   }
 
   std::size_t count(const fs::path& sub) {
