@@ -70,9 +70,16 @@ ImageRecord Store::add_image(ImageRecord record) {
     }
     record.top_layer = below;
     if (record.created == Clock::time_point{}) record.created = Clock::now();
-    auto index = *load_index();
+    auto before = load_index();
+    auto index = *before;
     ImageRecord stored = index.put(std::move(record));
-    save_index(index);
+    // A rebuild that gives the same image under the same names changes nothing: no
+    // write (and no fsync) of the index then.
+    std::string text = index.serialize();
+    if (text != before->serialize()) {
+      publish_file(index_path(), text);
+      index_cache_.reset();
+    }
     return stored;
   } catch (...) {
     util::rethrow_with("add image {}", what);
