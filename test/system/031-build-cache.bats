@@ -82,8 +82,12 @@ layer_count() {
   # and warns: a build that must run a step says so, a fully cached one runs no helper.
   local nopath=$BATS_TEST_TMPDIR/nopath
   mkdir -p "$nopath"
+  local index_before
+  index_before=$(stat -c '%i %Y' "$KILN_ROOT/images/index")
   run env PATH="$nopath" "$KILN" --log-level debug build -q -t localhost/ns "$ctx"
   [[ $status == 0 ]] || die "cached build without newuidmap: $output"
+  # The same image under the same name: the image index is not written again.
+  assert_equal "$(stat -c '%i %Y' "$KILN_ROOT/images/index")" "$index_before" "the image index after a cached build"
   [[ ${lines[-1]} == "$id" ]] || die "not the same image: $output"
   [[ $output != *"entering the user namespace"* ]] || die "a cached build entered the namespace: $output"
   [[ $output != *"warning"* ]] || die "a cached build warned: $output"
