@@ -1,9 +1,10 @@
 // `kiln build` as a library call: what a build is asked to do (BuildOptions,
 // the flags of the command as data) and build(), which reads the context and
 // the Dockerfile, plans the stages, runs each needed instruction (or takes its
-// result from the step cache) and records the target stage as an image. Runs
-// inside kiln's user namespace (userns::enter()) and single-threaded: RUN
-// steps clone container processes; --jobs forks child processes, not threads.
+// result from the step cache) and records the target stage as an image. Enters
+// kiln's user namespace (userns::enter()) itself before the first step it has to
+// run, so a fully cached build stays outside; single-threaded: RUN steps clone
+// container processes; --jobs forks child processes, not threads.
 #pragma once
 
 #include <cstdint>

@@ -29,6 +29,7 @@
 #include "image/config.hpp"
 #include "image/platform.hpp"
 #include "layer/diff.hpp"
+#include "userns/userns.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -92,6 +93,13 @@ private:
   // A step ends: tty mode prints its status line with the time taken (or CACHED, ERROR).
   void end_step(std::string_view status = "");
   void prebuild();
+  // Enters kiln's user namespace (once) before work that needs it: running a step,
+  // squashing, forking --jobs children. A build whose steps are all cached never does.
+  void enter_namespace(std::string_view why) {
+    if (userns::inside()) return;
+    util::debug("build: entering the user namespace ({})", why);
+    userns::enter();
+  }
   std::string now_text() const {
     return util::rfc3339(options_.timestamp ? store::Clock::from_time_t(*options_.timestamp) : store::Clock::now());
   }
@@ -229,7 +237,10 @@ void Builder::cached(State& state, const std::vector<std::string>& parts,
   // tty: a RUN step's output follows its label.
   if (tty() && parts[0] == "RUN") out_ << label_ + "\n" << std::flush;
   std::optional<store::LayerRecord> layer;
-  if (execute) layer = execute();
+  if (execute) {
+    enter_namespace(fmt::format("step {} is not cached", step_no_));
+    layer = execute();
+  }
   update(state.config);
   image::HistoryEntry history;
   history.created = now_text();
@@ -516,6 +527,7 @@ void Builder::build_stage(const dockerfile::Stage& stage) {
 
 void Builder::squash(State& state) {
   if (state.layers.size() <= state.base_layers + 1) return;
+  enter_namespace("squash");
   std::vector<util::Digest> base;
   for (std::size_t i = 0; i < state.base_layers; ++i) base.push_back(state.layers[i].chain_id);
   MountedStack full(store_, options_.driver, state.chain(), false);
@@ -597,6 +609,8 @@ void Builder::prebuild() {
     util::debug("build: no parallel stages: {}", util::describe(e));
     return;
   }
+  // Before fork: the children must not each set up a namespace of their own.
+  enter_namespace("parallel stages");
   auto started = std::chrono::steady_clock::now();
   if (tty())
     out_ << fmt::format("[+] building {} stages in parallel (--jobs {})\n", roots.size(), options_.jobs) << std::flush;

@@ -49,7 +49,8 @@ void StepCache::put(const std::string& key, const CacheEntry& entry) const {
     json["config"] = entry.config;
     fs::path dir = store_.cache_dir() / "steps";
     util::make_dirs(dir, 0700);
-    util::write_file_atomic(dir / key, json.dump(), 0600);
+    // Atomic, not durable: an entry lost (or left empty) by a crash is only a cache miss.
+    util::write_file_replace(dir / key, json.dump(), 0600);
   } catch (const std::exception& e) {
     util::warn("build cache: record step {}: {}", key.substr(0, 12), util::describe(e));
   }

@@ -250,7 +250,7 @@ void BuildContext::save_hashes() {
     Json out = Json::object();
     for (const auto& [rel, e] : hashes_) out[rel] = Json::array({e.inode, e.size, e.mtime_ns, e.ctime_ns, e.hex});
     util::make_dirs(hash_file_.parent_path(), 0700);
-    util::write_file_atomic(hash_file_, out.dump(), 0600);
+    util::write_file_replace(hash_file_, out.dump(), 0600);  // a cache: losing it costs a rehash
     hashes_changed_ = false;
   } catch (const std::exception& e) {
     util::debug("save context digests: {}", util::describe(e));

@@ -1,4 +1,7 @@
-// Committing build layers and looking into layer stacks.
+// Committing build layers and looking into layer stacks. A build layer's blob is
+// its plain tar (blob digest == diff id): deflating every step's output was most
+// of a cold build's CPU, and only a push needs it compressed (push gzips
+// uncompressed layers by default, see registry/push.hpp).
 #include "build/layers.hpp"
 
 #include <fcntl.h>
@@ -17,17 +20,19 @@ store::LayerRecord commit_layer(store::Store& store, const fs::path& dir, const 
                                 const CommitOptions& options, const std::vector<layer::Change>* changes) {
   try {
     store::StagingDir blob_dir = store.staging_dir("build-blob");
-    fs::path blob = blob_dir.path() / "layer.tar.gz";
+    fs::path blob = blob_dir.path() / "layer.tar";
     layer::CreateResult result;
     {
       auto out = util::open_file(blob, O_WRONLY | O_CREAT | O_TRUNC, 0600);
       layer::CreateOptions create;
+      create.compression = layer::Compression::none;
       create.from_overlay_upper = options.from_overlay_upper;
       create.source_date_epoch = options.timestamp;
       result = changes ? layer::create_layer_from_changes(dir, *changes, out, create)
                        : layer::create_layer(dir, out, create);
     }
-    util::Digest blob_digest = store.put_blob_file(blob, result.blob_digest);
+    // Hashed while it was written: the store need not read 70 MB again.
+    util::Digest blob_digest = store.put_written_blob(blob, result.blob_digest);
 
     store::LayerRecord record;
     record.diff_id = result.diff_id;

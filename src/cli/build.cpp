@@ -17,6 +17,7 @@
 #include "registry/pull.hpp"
 #include "runtime/create.hpp"
 #include "store/store.hpp"
+#include "userns/userns.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -37,6 +38,7 @@ std::int64_t parse_epoch(std::string_view text, std::string_view what) {
 // Pulls a base image for the builder: each search-registry candidate of name in turn,
 // as `kiln pull` does.
 void pull_base(const Args& args, const Context& ctx, store::Store& store, const std::string& name) {
+  userns::enter();  // extraction chowns to the image's ids
   std::string text = name.starts_with("docker://") ? name.substr(9) : name;
   auto candidates = image::resolve_candidates(text, ctx.config.search_registries);
   registry::PullOptions options;
@@ -139,7 +141,16 @@ int run_build(const Args& args) {
   options.progress = tty ? build::ProgressMode::tty : build::ProgressMode::plain;
   options.search_registries = ctx.config.search_registries;
 
+  // The builder enters kiln's user namespace itself, before the first step it has to run:
+  // a fully cached build reads only the store's records and the context's files, which
+  // needs no namespace (and so no newuidmap/newgidmap). Probing the storage driver and
+  // unpacking a context that is not a plain directory (tarball, stdin, git) happen here
+  // and need it at once.
   auto store = store::Store::open(ctx.root);
+  std::string context = options.context;
+  bool plain_dir = context != "-" && context.find("://") == std::string::npos && context.find('#') == std::string::npos &&
+                   !context.ends_with(".git") && !context.starts_with("git@") && std::filesystem::is_directory(context);
+  if (!plain_dir || (!ctx.storage_driver && !store.driver())) userns::enter();
   options.driver = runtime::choose_driver(store, ctx.storage_driver);
   options.pull_image = [&](const std::string& name) { pull_base(args, ctx, store, name); };
   util::Digest id = build::build(store, options, std::cerr);
@@ -196,6 +207,7 @@ const Registration kBuild{[] {
       .min_args = 0,
       .max_args = 1,
       .arg_complete = Complete::dir,
+      .needs_userns = false,  // entered by the builder when a step must run (see run_build)
       .run = run_build,
   };
 }};

@@ -5,6 +5,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <optional>
 #include <vector>
 
 #include "util/error.hpp"
@@ -30,16 +31,39 @@ struct CompressedWriter::State {
   bool zs_open = false;
   ZSTD_CCtx* zstd = nullptr;
   std::vector<char> buf = std::vector<char>(1 << 16);
+  // Output is gathered into big writes: libarchive hands over 10 KiB blocks.
+  std::vector<char> pending;
+  std::optional<util::Digest> tar_digest;
 
   ~State() {
     if (zs_open) deflateEnd(&zs);
     if (zstd) ZSTD_freeCCtx(zstd);
   }
 
+  static constexpr std::size_t kPending = 1 << 20;
+
   void emit(const void* data, std::size_t size) {
-    blob_hash.update(data, size);
+    // Uncompressed, the blob is the tar: one hash serves both digests.
+    if (compression != Compression::none) blob_hash.update(data, size);
     blob_bytes += size;
-    util::write_all(out, std::string_view(static_cast<const char*>(data), size));
+    if (pending.size() + size > kPending) flush();
+    if (size >= kPending) {
+      util::write_all(out, std::string_view(static_cast<const char*>(data), size));
+      return;
+    }
+    const char* bytes = static_cast<const char*>(data);
+    pending.insert(pending.end(), bytes, bytes + size);
+  }
+
+  void flush() {
+    if (pending.empty()) return;
+    util::write_all(out, std::string_view(pending.data(), pending.size()));
+    pending.clear();
+  }
+
+  const util::Digest& tar() {
+    if (!tar_digest) tar_digest = tar_hash.finish();
+    return *tar_digest;
   }
 
   void deflate_some(const void* data, std::size_t size, int flush) {
@@ -107,14 +131,18 @@ void CompressedWriter::write(const void* data, std::size_t size) {
 void CompressedWriter::finish() {
   auto& s = *state_;
   switch (s.compression) {
-    case Compression::gzip: return s.deflate_some(nullptr, 0, Z_FINISH);
-    case Compression::zstd: return s.zstd_some(nullptr, 0, ZSTD_e_end);
-    case Compression::none: return;
+    case Compression::gzip: s.deflate_some(nullptr, 0, Z_FINISH); break;
+    case Compression::zstd: s.zstd_some(nullptr, 0, ZSTD_e_end); break;
+    case Compression::none: break;
   }
+  s.flush();
 }
 
-util::Digest CompressedWriter::diff_id() { return state_->tar_hash.finish(); }
-util::Digest CompressedWriter::blob_digest() { return state_->blob_hash.finish(); }
+util::Digest CompressedWriter::diff_id() { return state_->tar(); }
+util::Digest CompressedWriter::blob_digest() {
+  if (state_->compression == Compression::none) return state_->tar();
+  return state_->blob_hash.finish();
+}
 std::uint64_t CompressedWriter::uncompressed_size() const noexcept { return state_->tar_bytes; }
 std::uint64_t CompressedWriter::compressed_size() const noexcept { return state_->blob_bytes; }
 

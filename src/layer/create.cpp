@@ -171,7 +171,7 @@ private:
   }
 
   void copy_data(util::Fd fd, off_t size, const std::string& path) {
-    std::vector<char> buf(1 << 16);
+    std::vector<char> buf(1 << 18);
     off_t left = size;
     while (left > 0) {
       ssize_t n = ::read(fd.get(), buf.data(), static_cast<size_t>(std::min<off_t>(left, buf.size())));

@@ -72,7 +72,8 @@ PushedImage push_image(store::Store& store, RegistryClient& client, const store:
         continue;
       }
       auto from = media_type::layer_compression(source.media_type);
-      auto to = options.compression.value_or(from);
+      // Uncompressed layers (a build's) go out as gzip unless asked otherwise, as podman does.
+      auto to = options.compression.value_or(from == media_type::Compression::none ? media_type::Compression::gzip : from);
       if (docker && to == media_type::Compression::zstd)
         fail(ErrorKind::invalid_input, "zstd-compressed layers need the OCI format (--format oci)");
       if (!store.has_blob(source.digest))

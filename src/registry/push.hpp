@@ -1,6 +1,7 @@
 // Pushing one image from the store to a registry: the manifest in the format
 // asked for (by default the image's own, byte for byte), layers recompressed
-// from the stored blobs only when the compression changes (the tar inside, and
+// from the stored blobs only when the compression changes or the stored blob is
+// uncompressed (a build's layers: pushed as gzip by default) (the tar inside, and
 // so the config and its diff ids, stay identical), every blob HEAD-checked
 // first so nothing the registry has is sent again, mounted from another
 // repository of the same registry when the image came from there, and the
@@ -30,7 +31,7 @@ ManifestFormat parse_manifest_format(std::string_view text);
 struct PushOptions {
   /// nullopt: the image's own format.
   std::optional<ManifestFormat> format;
-  /// nullopt: each layer keeps its compression.
+  /// nullopt: each compressed layer keeps its compression, uncompressed ones become gzip.
   std::optional<image::media_type::Compression> compression;
   TransferProgress* progress = nullptr;
   std::size_t transfers = kDefaultTransfers;

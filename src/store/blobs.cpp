@@ -87,6 +87,26 @@ Digest Store::put_blob_file(const fs::path& file, const std::optional<Digest>& e
   }
 }
 
+Digest Store::put_written_blob(const fs::path& file, const Digest& digest) {
+  try {
+    require_sha256(digest);
+    if (!is_inside(file, tmp_dir())) fail(ErrorKind::invalid_input, "{} is not in the store's tmp/", file.string());
+    if (has_blob(digest)) return digest;  // the same content; the file goes with its staging dir
+    StagingDir entry = staging_dir("blob");
+    fs::path staged = entry.path() / "data";
+    if (::rename(file.c_str(), staged.c_str()) < 0)
+      throw util::sys_error("rename {} to {}", file.string(), staged.string());
+    {
+      auto fd = util::open_read(staged);
+      if (::fsync(fd.get()) < 0) throw util::sys_error("fsync {}", staged.string());
+    }
+    publish_blob_file(staged, digest);
+    return digest;
+  } catch (...) {
+    util::rethrow_with("store blob {}", digest.str());
+  }
+}
+
 std::string Store::read_blob(const Digest& digest) const {
   auto text = util::try_read_file(blob_path(digest));
   if (!text) fail(ErrorKind::not_found, "blob {} is not in the store", digest.str());

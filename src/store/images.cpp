@@ -49,31 +49,51 @@ std::uint64_t Store::image_size(const std::vector<Digest>& layers) const {
 ImageRecord Store::add_image(ImageRecord record) {
   std::string what = record.names.empty() ? record.id.str() : record.names.front();
   try {
-    auto lock = write_lock();
-    // The record may only point at what is on disk: check under the lock, so a
-    // concurrent rmi cannot take a layer away between this check and the commit.
     if (record.config_digest != record.id)
       fail(ErrorKind::invalid_input, "image id must be the config digest {}", record.config_digest.str());
-    if (!has_blob(record.config_digest))
-      fail(ErrorKind::not_found, "config blob {} is not in the store", record.config_digest.str());
-    if (record.manifest_digest && !has_blob(*record.manifest_digest))
-      fail(ErrorKind::not_found, "manifest blob {} is not in the store", record.manifest_digest->str());
-    std::optional<Digest> below;
-    record.size = 0;
-    for (const auto& chain : record.layers) {
-      auto layer_record = try_layer(chain);
-      if (!layer_record) fail(ErrorKind::not_found, "layer {} is not in the store", chain.str());
-      if (layer_record->parent != below)
-        fail(ErrorKind::invalid_input, "layer {} does not sit on the layer listed below it", chain.str());
-      record.size += layer_record->size;
-      below = chain;
-    }
-    record.top_layer = below;
     if (record.created == Clock::time_point{}) record.created = Clock::now();
-    auto index = *load_index();
-    ImageRecord stored = index.put(std::move(record));
-    save_index(index);
-    return stored;
+    // The record may only point at what is on disk: checked under the lock, so a
+    // concurrent rmi cannot take a layer away between this check and the commit.
+    struct Placed {
+      ImageRecord stored;
+      std::string before, after;  // the index's text without and with the record
+    };
+    auto place = [&](ImageRecord r) {
+      if (!has_blob(r.config_digest))
+        fail(ErrorKind::not_found, "config blob {} is not in the store", r.config_digest.str());
+      if (r.manifest_digest && !has_blob(*r.manifest_digest))
+        fail(ErrorKind::not_found, "manifest blob {} is not in the store", r.manifest_digest->str());
+      std::optional<Digest> below;
+      r.size = 0;
+      for (const auto& chain : r.layers) {
+        auto layer_record = try_layer(chain);
+        if (!layer_record) fail(ErrorKind::not_found, "layer {} is not in the store", chain.str());
+        if (layer_record->parent != below)
+          fail(ErrorKind::invalid_input, "layer {} does not sit on the layer listed below it", chain.str());
+        r.size += layer_record->size;
+        below = chain;
+      }
+      r.top_layer = below;
+      auto current = load_index();
+      auto index = *current;
+      Placed placed{index.put(std::move(r)), current->serialize(), {}};
+      placed.after = index.serialize();
+      return placed;
+    };
+    {
+      // A rebuild that gives the same image under the same names changes nothing: a
+      // shared lock suffices to see that, and nothing is written (or fsynced).
+      auto lock = read_lock();
+      Placed placed = place(record);
+      if (placed.after == placed.before) return placed.stored;
+    }
+    auto lock = write_lock();
+    Placed placed = place(std::move(record));
+    if (placed.after != placed.before) {
+      publish_file(index_path(), placed.after);
+      index_cache_.reset();
+    }
+    return placed.stored;
   } catch (...) {
     util::rethrow_with("add image {}", what);
   }

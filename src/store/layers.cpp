@@ -53,7 +53,8 @@ LayerRecord Store::publish_staged_layer(LayerRecord record, StagingDir& entry) {
     fail(ErrorKind::invalid_input, "layer {}: chain id does not follow from parent and diff id",
          record.chain_id.str());
   if (record.created == Clock::time_point{}) record.created = Clock::now();
-  util::write_file_atomic(entry.path() / kLayerRecord, to_json(record).dump());
+  // No fsyncs of its own: the sync of the whole staged entry right after covers it.
+  util::write_file_replace(entry.path() / kLayerRecord, to_json(record).dump());
   sync_tree(entry.path());
 
   auto lock = write_lock();

@@ -131,6 +131,9 @@ public:
   /// Stores a file as a blob: a file inside tmp/ is moved (consumed), any other is copied.
   /// Verifies `expected` like put_blob.
   Digest put_blob_file(const fs::path& file, const std::optional<Digest>& expected = std::nullopt);
+  /// Stores a file this process wrote inside tmp/ (moved, consumed) whose digest it computed
+  /// while writing it: not read again. Throws invalid_input for a file outside tmp/.
+  Digest put_written_blob(const fs::path& file, const Digest& digest);
   bool has_blob(const Digest& digest) const;
   /// blobs/<algorithm>/<hex>, whether or not it exists.
   fs::path blob_path(const Digest& digest) const;

@@ -305,3 +305,31 @@ DF
   run_kiln 125 build -q "$repo#main:nodir"
   assert_output_contains "no directory nodir"
 }
+
+@test "build: layers are stored as plain tar blobs named by their diff id, listed as tar layers" {
+  cat >"$ctx/Dockerfile" <<'DF'
+FROM localhost/busybox
+RUN echo plain > /plain
+COPY Dockerfile /copied
+DF
+  run_kiln build -q -t localhost/plain "$ctx"
+  run_kiln image inspect --format '{{json .RootFS.Layers}}' localhost/plain
+  local diff_ids
+  diff_ids=$(grep -o 'sha256:[0-9a-f]*' <<<"$output" | tail -2)
+  [[ $(wc -l <<<"$diff_ids") == 2 ]] || die "want the two new layers: $output"
+  local id blob
+  for id in $diff_ids; do
+    blob=$KILN_ROOT/blobs/sha256/${id#sha256:}
+    [[ -f $blob ]] || die "no blob named by diff id $id"
+    [[ $(head -c 2 "$blob" | od -An -tx1 | tr -d ' ') != 1f8b ]] || die "blob $id is gzip"
+    [[ $(sha256sum <"$blob" | cut -d' ' -f1) == "${id#sha256:}" ]] || die "blob $id does not hash to its name"
+  done
+  tar -xOf "$KILN_ROOT/blobs/sha256/$(head -1 <<<"$diff_ids" | cut -d: -f2)" plain | grep -qx plain ||
+    die "the RUN layer's tar lacks /plain"
+  run_kiln image inspect --format '{{.Digest}}' localhost/plain
+  local manifest=$KILN_ROOT/blobs/sha256/${output#sha256:}
+  [[ -f $manifest ]] || die "no manifest blob $output"
+  grep -q '"application/vnd.oci.image.layer.v1.tar"' "$manifest" || die "no plain tar layer type: $(cat "$manifest")"
+  run_kiln run --rm localhost/plain cat /plain
+  assert_output "plain"
+}

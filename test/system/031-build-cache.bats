@@ -75,6 +75,29 @@ layer_count() {
   assert_equal "$(count_cache_hits)" 0 "cache hits with --no-cache"
 }
 
+@test "build cache: a fully cached build does not enter the user namespace" {
+  run_kiln build -q -t localhost/ns "$ctx"
+  local id=$KILN_STDOUT
+  # Without newuidmap/newgidmap on PATH, entering the namespace falls back to a single id
+  # and warns: a build that must run a step says so, a fully cached one runs no helper.
+  local nopath=$BATS_TEST_TMPDIR/nopath
+  mkdir -p "$nopath"
+  local index_before
+  index_before=$(stat -c '%i %Y' "$KILN_ROOT/images/index")
+  run env PATH="$nopath" "$KILN" --log-level debug build -q -t localhost/ns "$ctx"
+  [[ $status == 0 ]] || die "cached build without newuidmap: $output"
+  # The same image under the same name: the image index is not written again.
+  assert_equal "$(stat -c '%i %Y' "$KILN_ROOT/images/index")" "$index_before" "the image index after a cached build"
+  [[ ${lines[-1]} == "$id" ]] || die "not the same image: $output"
+  [[ $output != *"entering the user namespace"* ]] || die "a cached build entered the namespace: $output"
+  [[ $output != *"warning"* ]] || die "a cached build warned: $output"
+  echo changed >"$ctx/two.txt"
+  run env PATH="$nopath" "$KILN" --log-level debug build -q -t localhost/ns "$ctx"
+  [[ $status == 0 ]] || die "build of a changed step without newuidmap: $output"
+  [[ $output == *"entering the user namespace (step 6 is not cached)"* ]] || die "no namespace for step 6: $output"
+  [[ ${lines[-1]} != "$id" ]] || die "the changed build gave the old image"
+}
+
 @test "build cache: RUN --mount=type=cache persists between builds; builder prune empties it" {
   cat >"$ctx/Dockerfile" <<'DF'
 FROM localhost/busybox

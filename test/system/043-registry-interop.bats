@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Interoperability with the reference tools, both ways: images skopeo copies and
 # podman pushes (Docker v2s2 and OCI) pull into kiln with the same id; images
-# kiln pushes are accepted by skopeo inspect, podman pull and podman run.
+# kiln pushes are accepted by skopeo inspect, podman pull and podman run (built
+# images too: their uncompressed layers go out as gzip).
 
 load helpers
 load registry
@@ -85,4 +86,32 @@ podman_() { XDG_RUNTIME_DIR=$PODMAN_XDG podman "$@"; }
     skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/kiln/busybox:zstd" "dir:$BATS_TEST_TMPDIR/zstd-copy"
     run skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/kiln/busybox:zstd"
     [[ $output == *'tar+zstd'* ]]
+}
+
+@test "kiln push of a built image (layers stored uncompressed) sends gzip layers podman pulls and runs" {
+    import_busybox localhost/busybox
+    local ctx=$BATS_TEST_TMPDIR/ctx
+    mkdir -p "$ctx"
+    printf 'FROM localhost/busybox\nRUN echo built > /built\nCOPY Dockerfile /df\n' >"$ctx/Dockerfile"
+    run_kiln build -q -t localhost/built "$ctx"
+    local id=$KILN_STDOUT
+    run_kiln push -q --tls-verify=false localhost/built "$REGISTRY/kiln/built:1"
+    run skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/kiln/built:1"
+    [[ $status == 0 ]] || die "skopeo inspect: $output"
+    local types
+    types=$(python3 -c 'import json,sys; print("\n".join(l["mediaType"] for l in json.load(sys.stdin)["layers"]))' <<<"$output")
+    [[ $(grep -c . <<<"$types") == 3 ]] || die "want 3 layers: $types"
+    [[ $(grep -cx 'application/vnd.oci.image.layer.v1.tar+gzip' <<<"$types") == 3 ]] || die "not all gzip: $types"
+    # The blobs really are gzip, and the config (so the id) is the one kiln built.
+    skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/kiln/built:1" "dir:$BATS_TEST_TMPDIR/built-copy"
+    local layer
+    for layer in $(python3 -c 'import json,sys; print(" ".join(l["digest"].split(":")[1] for l in json.load(open(sys.argv[1]))["layers"]))' "$BATS_TEST_TMPDIR/built-copy/manifest.json"); do
+        gzip -t "$BATS_TEST_TMPDIR/built-copy/$layer" || die "layer $layer is not gzip"
+    done
+    run podman_ pull -q --tls-verify=false "$REGISTRY/kiln/built:1"
+    [[ $status == 0 ]] || die "podman pull: $output"
+    assert_equal "$output" "$id" "podman's id for kiln's built image"
+    run podman_ run --rm "$REGISTRY/kiln/built:1" cat /built
+    [[ $status == 0 ]] || die "podman run: $output"
+    [[ $output == *built* ]] || die "podman run output: $output"
 }

@@ -588,3 +588,25 @@ TEST_CASE("diff_trees sees a changed symlink target and a type change") {
   CHECK(layer::diff_trees(a.target, b.target) ==
         std::vector<layer::Change>{{"l", K::modified}, {"t", K::modified}, {"t/x", K::added}});
 }
+
+TEST_CASE("CompressedWriter without compression: the bytes as given, one digest for both") {
+  Sandbox dir;
+  auto path = dir.write_blob("", "plain.tar");
+  std::string expected;
+  {
+    auto out = util::open_file(path, O_WRONLY | O_TRUNC);
+    layer::CompressedWriter writer(out, layer::Compression::none);
+    // Small pieces (gathered into big writes), one bigger than the gathering buffer, and a tail.
+    for (std::size_t size : {std::size_t{10240}, std::size_t{1}, std::size_t{3} << 20, std::size_t{10240}, std::size_t{7}}) {
+      std::string piece(size, static_cast<char>('a' + expected.size() % 26));
+      writer.write(piece.data(), piece.size());
+      expected += piece;
+    }
+    writer.finish();
+    CHECK(writer.diff_id() == util::sha256_of(expected));
+    CHECK(writer.blob_digest() == util::sha256_of(expected));
+    CHECK(writer.uncompressed_size() == expected.size());
+    CHECK(writer.compressed_size() == expected.size());
+  }
+  CHECK(util::read_file(path) == expected);
+}

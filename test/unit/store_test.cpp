@@ -178,6 +178,22 @@ TEST_CASE("blobs: put, has, read, size, verification") {
     CHECK(fs::exists(outside));
     CHECK(s.read_blob(util::sha256_of("outside bytes")) == "outside bytes");
   }
+  SUBCASE("put_written_blob moves a file from tmp/ under the digest given, refuses others") {
+    auto staging = s.staging_dir("build-blob");
+    auto staged = staging.path() / "layer.tar";
+    util::write_file_atomic(staged, "tar bytes");
+    CHECK(s.put_written_blob(staged, util::sha256_of("tar bytes")) == util::sha256_of("tar bytes"));
+    CHECK_FALSE(fs::exists(staged));
+    CHECK(s.read_blob(util::sha256_of("tar bytes")) == "tar bytes");
+    // The same content again: already stored, nothing to move.
+    util::write_file_atomic(staged, "tar bytes");
+    CHECK(s.put_written_blob(staged, util::sha256_of("tar bytes")) == util::sha256_of("tar bytes"));
+    auto outside = f.dir.path() / "outside-written";
+    util::write_file_atomic(outside, "outside bytes");
+    CHECK_THROWS_AS(s.put_written_blob(outside, util::sha256_of("outside bytes")), Error);
+    CHECK(fs::exists(outside));
+    CHECK_FALSE(s.has_blob(util::sha256_of("outside bytes")));
+  }
   SUBCASE("absent blobs are not_found; unused blobs can be removed") {
     auto absent = util::sha256_of("absent");
     try {
