@@ -87,6 +87,18 @@ Digest Store::put_blob_file(const fs::path& file, const std::optional<Digest>& e
   }
 }
 
+void Store::put_hashed_blob_file(const fs::path& file, const Digest& digest) {
+  try {
+    require_sha256(digest);
+    if (!is_inside(file, tmp_dir())) fail(ErrorKind::invalid_input, "{} is not a staged file", file.string());
+    auto fd = util::open_read(file);
+    if (::fsync(fd.get()) < 0) throw util::sys_error("fsync {}", file.string());
+    publish_blob_file(file, digest);
+  } catch (...) {
+    util::rethrow_with("store blob {}", digest.str());
+  }
+}
+
 std::string Store::read_blob(const Digest& digest) const {
   auto text = util::try_read_file(blob_path(digest));
   if (!text) fail(ErrorKind::not_found, "blob {} is not in the store", digest.str());
