@@ -40,12 +40,11 @@ struct LayerSlot {
   std::optional<store::StagedLayer> staged;
 };
 
-// Fetches a blob into the store unless it is there: under the blob's object lock, so a
-// second kiln process pulling the same blob waits here and then finds it stored.
-void fetch_blob(store::Store& store, RegistryClient& client, const std::string& repository,
-                const image::Descriptor& descriptor) {
-  util::FileLock lock = store.object_lock(blob_lock_key(descriptor.digest));
-  if (store.has_blob(descriptor.digest)) return;
+// A small blob (the config), verified, in memory: stored with the manifest at the end,
+// so its fsync is not a wait of its own before the layers start.
+std::string fetch_small_blob(store::Store& store, RegistryClient& client, const std::string& repository,
+                             const image::Descriptor& descriptor) {
+  if (store.has_blob(descriptor.digest)) return store.read_blob(descriptor.digest);
   store::StagingDir staging = store.staging_dir("pull");
   std::filesystem::path file = staging.path() / "blob";
   {
@@ -54,7 +53,7 @@ void fetch_blob(store::Store& store, RegistryClient& client, const std::string& 
     if (descriptor.size > 0) size = static_cast<std::uint64_t>(descriptor.size);
     client.get_blob(repository, descriptor.digest, out, {}, size);  // verified
   }
-  store.put_hashed_blob_file(file, descriptor.digest);
+  return util::read_file(file);
 }
 
 // Sends all of data to the extracting thread; false once it stopped reading.
@@ -213,9 +212,9 @@ PulledImage pull_image(store::Store& store, RegistryClient& client, const image:
       config_slot = progress->add("config " + manifest.config.digest.short_hex(),
                                   static_cast<std::uint64_t>(manifest.config.size));
     if (progress) progress->start(config_slot);
-    fetch_blob(store, client, ref.repository, manifest.config);
+    std::string config_bytes = fetch_small_blob(store, client, ref.repository, manifest.config);
     if (progress) progress->finish(config_slot);
-    image::ImageConfig config = image::ImageConfig::parse(store.read_blob(manifest.config.digest));
+    image::ImageConfig config = image::ImageConfig::parse(config_bytes);
     if (options.platform && !config.architecture.empty()) {
       image::Platform want = options.platform->normalized();
       image::Platform got = image::Platform::parse(config.os.empty() ? config.architecture
@@ -287,6 +286,7 @@ PulledImage pull_image(store::Store& store, RegistryClient& client, const image:
     slots.clear();  // releases the layer locks: the layers are in the store
 
     if (progress) progress->message("Writing manifest to image destination");
+    store.put_blob(config_bytes, manifest.config.digest);
     store.put_blob(received.bytes, received.digest);
     store::ImageRecord record;
     record.id = manifest.config.digest;
