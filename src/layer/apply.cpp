@@ -313,6 +313,12 @@ void Applier::fix_directories() {
 
 ApplyResult apply_layer(util::Fd tar_stream, const std::filesystem::path& target_dir,
                         const ApplyOptions& options) {
+  util::FdSource source(tar_stream);
+  return apply_layer(source, target_dir, options);
+}
+
+ApplyResult apply_layer(util::ByteSource& tar_stream, const std::filesystem::path& target_dir,
+                        const ApplyOptions& options) {
   auto root = util::open_file(target_dir, O_PATH | O_DIRECTORY);
   ApplyResult result;
   TarInput input(tar_stream);

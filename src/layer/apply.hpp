@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 
+#include "util/byte_source.hpp"
 #include "util/digest.hpp"
 #include "util/fd.hpp"
 
@@ -42,6 +43,9 @@ struct ApplyResult {
 /// `layer entry "a/../../x": path escapes the layer`; target_dir may then be
 /// half-written and must be discarded by the caller.
 ApplyResult apply_layer(util::Fd tar_stream, const std::filesystem::path& target_dir,
+                        const ApplyOptions& options = {});
+/// The same, reading the layer from a ByteSource (e.g. a download still arriving).
+ApplyResult apply_layer(util::ByteSource& tar_stream, const std::filesystem::path& target_dir,
                         const ApplyOptions& options = {});
 
 }  // namespace kiln::layer

@@ -6,14 +6,15 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <vector>
+#include <optional>
 
 #include "util/error.hpp"
 
 namespace kiln::layer {
 
 struct TarInput::State {
-  util::Fd fd;
+  std::optional<util::FdSource> fd_source;  // when reading a descriptor
+  util::ByteSource* source = nullptr;
   struct archive* outer = nullptr;
   struct archive* inner = nullptr;
   util::Sha256 blob_hash;
@@ -21,9 +22,6 @@ struct TarInput::State {
   std::uint64_t blob_bytes = 0;
   std::uint64_t tar_bytes = 0;
   bool outer_eof = false;
-  std::vector<char> blob_buf = std::vector<char>(1 << 16);
-  std::vector<char> tar_buf = std::vector<char>(1 << 16);
-  std::string callback_error;
 
   ~State() {
     if (inner) archive_read_free(inner);
@@ -35,41 +33,57 @@ namespace {
 
 la_ssize_t read_blob(struct archive* a, void* data, const void** buffer) {
   auto* s = static_cast<TarInput::State*>(data);
-  for (;;) {
-    ssize_t n = ::read(s->fd.get(), s->blob_buf.data(), s->blob_buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      archive_set_error(a, errno, "read layer stream");
-      return -1;
-    }
-    s->blob_hash.update(s->blob_buf.data(), static_cast<std::size_t>(n));
-    s->blob_bytes += static_cast<std::uint64_t>(n);
-    *buffer = s->blob_buf.data();
-    return n;
-  }
-}
-
-la_ssize_t read_tar(struct archive* a, void* data, const void** buffer) {
-  auto* s = static_cast<TarInput::State*>(data);
-  if (s->outer_eof) return 0;
-  la_ssize_t n = archive_read_data(s->outer, s->tar_buf.data(), s->tar_buf.size());
-  if (n < 0) {
-    const char* why = archive_error_string(s->outer);
-    archive_set_error(a, EIO, "decompress: %s", why ? why : "error");
+  std::string_view chunk;
+  try {
+    chunk = s->source->next();
+  } catch (const std::exception& e) {
+    archive_set_error(a, EIO, "%s", util::describe(e).c_str());
     return -1;
   }
-  if (n == 0) s->outer_eof = true;
-  s->tar_hash.update(s->tar_buf.data(), static_cast<std::size_t>(n));
-  s->tar_bytes += static_cast<std::uint64_t>(n);
-  *buffer = s->tar_buf.data();
-  return n;
+  s->blob_hash.update(chunk.data(), chunk.size());
+  s->blob_bytes += chunk.size();
+  *buffer = chunk.data();
+  return static_cast<la_ssize_t>(chunk.size());
+}
+
+// The decompressed stream, block by block as the outer reader holds it (no copy).
+la_ssize_t read_tar(struct archive* a, void* data, const void** buffer) {
+  auto* s = static_cast<TarInput::State*>(data);
+  for (;;) {
+    if (s->outer_eof) return 0;
+    const void* block = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    int r = archive_read_data_block(s->outer, &block, &size, &offset);
+    if (r == ARCHIVE_EOF) {
+      s->outer_eof = true;
+      return 0;
+    }
+    if (r < ARCHIVE_WARN || offset != static_cast<la_int64_t>(s->tar_bytes)) {
+      const char* why = archive_error_string(s->outer);
+      archive_set_error(a, EIO, "decompress: %s", why ? why : "error");
+      return -1;
+    }
+    if (size == 0) continue;
+    s->tar_hash.update(static_cast<const char*>(block), size);
+    s->tar_bytes += size;
+    *buffer = block;
+    return static_cast<la_ssize_t>(size);
+  }
 }
 
 }  // namespace
 
 TarInput::TarInput(util::Fd fd) : state_(std::make_unique<State>()) {
+  state_->fd_source.emplace(fd);
+  open(*state_->fd_source);
+}
+
+TarInput::TarInput(util::ByteSource& source) : state_(std::make_unique<State>()) { open(source); }
+
+void TarInput::open(util::ByteSource& source) {
   auto& s = *state_;
-  s.fd = fd;
+  s.source = &source;
   s.outer = archive_read_new();
   s.inner = archive_read_new();
   if (!s.outer || !s.inner) throw Error("libarchive: out of memory");
@@ -112,7 +126,7 @@ void TarInput::finish() {
   }
   for (;;) {
     la_ssize_t n = read_blob(s.outer, &s, &ignored);
-    if (n < 0) throw util::sys_error("read layer stream");
+    if (n < 0) fail(ErrorKind::invalid_input, "read layer: {}", archive_error_string(s.outer));
     if (n == 0) break;
   }
 }

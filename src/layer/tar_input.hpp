@@ -1,5 +1,5 @@
 // TarInput: reads a layer blob (plain tar, gzip, zstd, bzip2 or xz) from a
-// descriptor in one pass and hashes it twice on the way: the bytes as read (the
+// descriptor or a ByteSource in one pass and hashes it twice on the way: the bytes as read (the
 // blob digest) and the decompressed tar stream (the diff id). Two libarchive
 // readers are chained: the outer one ("raw" format with decompression filters)
 // turns the blob into the tar stream; the inner one (tar formats only, no
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "util/byte_source.hpp"
 #include "util/digest.hpp"
 #include "util/fd.hpp"
 
@@ -21,6 +22,8 @@ public:
   /// Starts reading fd (not owned; read sequentially to EOF). Throws kiln::Error
   /// (invalid_input) when the compression is not recognised.
   explicit TarInput(util::Fd fd);
+  /// Starts reading source (not owned; it must outlive this object) the same way.
+  explicit TarInput(util::ByteSource& source);
   ~TarInput();
   TarInput(const TarInput&) = delete;
   TarInput& operator=(const TarInput&) = delete;
@@ -42,6 +45,7 @@ public:
   struct State;
 
 private:
+  void open(util::ByteSource& source);
   std::unique_ptr<State> state_;
 };
 

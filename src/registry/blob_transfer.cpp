@@ -24,19 +24,31 @@ std::optional<std::uint64_t> RegistryClient::blob_exists(std::string_view reposi
 
 void RegistryClient::get_blob(std::string_view repository, const util::Digest& digest, util::Fd out,
                               const ProgressFn& progress, std::optional<std::uint64_t> expected_size) {
+  util::Sha256 hasher;
+  BlobStream stream;
+  stream.on_bytes = [&](const char* data, std::size_t size) { hasher.update(data, size); };
+  stream.on_restart = [&] { hasher = util::Sha256(); };
+  stream.progress = progress;
+  get_blob_stream(repository, digest, out, stream, expected_size);
+  util::Digest actual = hasher.finish();
+  if (actual != digest) fail(ErrorKind::corrupt, "blob {}: digest mismatch: received content has {}", digest.str(), actual.str());
+}
+
+void RegistryClient::get_blob_stream(std::string_view repository, const util::Digest& digest, util::Fd out,
+                                     const BlobStream& stream, std::optional<std::uint64_t> expected_size) {
   off_t start = ::lseek(out.get(), 0, SEEK_CUR);
   if (start < 0) throw util::sys_error("lseek blob {}", digest.str());
-  util::Sha256 hasher;
   std::uint64_t received = 0;
   std::uint64_t total = expected_size.value_or(0);
 
   Call call{"GET", api_path(repository, "blobs", digest.str()), std::string(repository)};
   call.scopes = {repository_scope(repository, "pull")};
   call.out_fd = out;
+  call.large_body = true;
   call.on_bytes = [&](const char* data, std::size_t size) {
-    hasher.update(data, size);
+    if (stream.on_bytes) stream.on_bytes(data, size);
     received += size;
-    if (progress) progress(received, total);
+    if (stream.progress) stream.progress(received, total);
   };
   for (int attempt = 0;; ++attempt) {
     call.headers.clear();
@@ -47,8 +59,8 @@ void RegistryClient::get_blob(std::string_view repository, const util::Digest& d
       if (asked_from > 0 && status != 206) {
         if (::ftruncate(out.get(), start) < 0 || ::lseek(out.get(), start, SEEK_SET) < 0)
           throw util::sys_error("rewind blob {}", digest.str());
-        hasher = util::Sha256();
         received = 0;
+        if (stream.on_restart) stream.on_restart();
       }
     };
     try {
@@ -64,8 +76,6 @@ void RegistryClient::get_blob(std::string_view repository, const util::Digest& d
   }
   if (expected_size && received != *expected_size)
     fail(ErrorKind::corrupt, "blob {}: received {} bytes, expected {}", digest.str(), received, *expected_size);
-  util::Digest actual = hasher.finish();
-  if (actual != digest) fail(ErrorKind::corrupt, "blob {}: digest mismatch: received content has {}", digest.str(), actual.str());
 }
 
 std::string RegistryClient::start_upload(Call& call, std::string_view repository, const util::Digest& digest,

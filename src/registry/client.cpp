@@ -166,6 +166,7 @@ HttpResponse RegistryClient::attempt(const Call& call, const std::string& target
   request.on_start = call.on_start;
   request.on_sent = call.on_sent;
   request.retry = call.retry;
+  request.large_body = call.large_body;
   return http_.perform(request);
 }
 

@@ -37,6 +37,16 @@ std::vector<std::string> default_manifest_accept();
 /// Called during transfers with bytes done and the total (0 when unknown).
 using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
+/// A download's bytes as they arrive, for a caller that hashes (and extracts) them itself.
+struct BlobStream {
+  /// Each chunk, in order, after it was written to the output.
+  std::function<void(const char* data, std::size_t size)> on_bytes;
+  /// The download starts over from byte 0 (the output was rewound).
+  std::function<void()> on_restart;
+  /// Bytes done and the total, as ProgressFn.
+  ProgressFn progress;
+};
+
 struct RegistryOptions {
   /// Allow plain http (after https failed) and skip TLS verification, as podman does for
   /// registries listed insecure or given --tls-verify=false.
@@ -101,6 +111,12 @@ public:
   /// a digest or size mismatch: the caller must discard what was written.
   void get_blob(std::string_view repository, const util::Digest& digest, util::Fd out,
                 const ProgressFn& progress = {}, std::optional<std::uint64_t> expected_size = {});
+  /// Like get_blob, but the caller verifies the digest: every byte written to out is also
+  /// passed, in order, to stream.on_bytes; when the registry answers a resume with the
+  /// whole blob again, out is rewound and stream.on_restart is called before the bytes
+  /// start over. Checks the size only. Throws like get_blob.
+  void get_blob_stream(std::string_view repository, const util::Digest& digest, util::Fd out,
+                       const BlobStream& stream, std::optional<std::uint64_t> expected_size = {});
   /// Uploads size bytes read from in (pread from offset 0) as the blob digest. Tries a
   /// cross-repository mount from mount_from first when given.
   UploadResult upload_blob(std::string_view repository, const util::Digest& digest, std::uint64_t size,
@@ -133,6 +149,7 @@ private:
     std::function<void(long)> on_start;
     std::function<void(std::uint64_t)> on_sent;
     bool retry = true;
+    bool large_body = false;
   };
   HttpResponse send(Call& call);
   HttpResponse attempt(const Call& call, const std::string& target, const std::string& authorization);

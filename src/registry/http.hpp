@@ -62,6 +62,8 @@ struct HttpRequest {
   std::function<void(std::uint64_t sent)> on_sent;
   /// Retry transient failures (only while nothing was streamed to out_fd).
   bool retry = true;
+  /// A large streamed body (a blob): read it with a bigger receive buffer.
+  bool large_body = false;
 };
 
 struct HttpResponse {

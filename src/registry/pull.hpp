@@ -1,11 +1,12 @@
 // Pulling one image from a registry into the store: the manifest (an index or
 // manifest list resolved to the wanted platform), the config, and the layers,
-// downloaded in parallel into tmp/ staging with every byte verified, then
-// extracted base first while later layers are still arriving. A layer the
-// store has is not fetched again; a blob another kiln process is fetching into
-// the same store is waited for (the blob's object lock) and reused. The image
-// record keeps the manifest bytes exactly as received, so pull by digest and
-// RepoDigests stay the registry's.
+// downloaded in parallel into tmp/ staging and extracted while they arrive,
+// every byte verified before anything is published; the layers are then
+// published base first with one flush for all. A layer the store has is not
+// fetched again; a blob or layer another kiln process is fetching into the same
+// store is waited for (its object lock) and reused. The image record keeps the
+// manifest bytes exactly as received, so pull by digest and RepoDigests stay the
+// registry's.
 #pragma once
 
 #include <cstddef>

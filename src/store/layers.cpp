@@ -88,7 +88,7 @@ LayerRecord Store::ensure_layer(const Digest& chain, const ExtractFn& extract) {
   if (auto existing = try_layer(chain)) return std::move(*existing);
   try {
     // Everyone needing this layer queues here; the first extracts, the rest find it done.
-    auto object = object_lock(fmt::format("layer-{}", chain.hex()));
+    auto object = layer_lock(chain);
     if (auto existing = try_layer(chain)) return std::move(*existing);
     StagingDir entry = staging_dir("layer");
     fs::path diff = entry.path() / "diff";
@@ -100,6 +100,70 @@ LayerRecord Store::ensure_layer(const Digest& chain, const ExtractFn& extract) {
     return publish_staged_layer(std::move(record), entry);
   } catch (...) {
     util::rethrow_with("layer {}", chain.str());
+  }
+}
+
+util::FileLock Store::layer_lock(const Digest& chain) { return object_lock(fmt::format("layer-{}", chain.hex())); }
+
+StagingDir Store::stage_layer() {
+  StagingDir entry = staging_dir("layer");
+  util::make_dirs(entry.path() / "diff", 0755);
+  return entry;
+}
+
+std::vector<LayerRecord> Store::publish_layers(std::vector<StagedLayer>& layers) {
+  std::vector<LayerRecord> out;
+  if (layers.empty()) return out;
+  try {
+    for (auto& staged : layers) {
+      LayerRecord& record = staged.record;
+      if (chain_id(record.parent, record.diff_id) != record.chain_id)
+        fail(ErrorKind::invalid_input, "layer {}: chain id does not follow from parent and diff id",
+             record.chain_id.str());
+      if (record.created == Clock::time_point{}) record.created = Clock::now();
+      // No fsync of its own: the syncfs below covers the record with the trees.
+      util::write_file_replace(staged.entry.path() / kLayerRecord, to_json(record).dump());
+    }
+    failpoint("layer-extracted");
+    sync_tree(layers.front().entry.path());  // tmp/ is one file system: one flush for all
+
+    auto lock = write_lock();
+    // Renames done before a failure below must be durable too before others build on them.
+    struct SyncLayersDir {
+      fs::path dir;
+      ~SyncLayersDir() {
+        if (dir.empty()) return;
+        int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return;
+        util::UniqueFd owned(util::adopt, fd);
+        ::fsync(owned.get());
+      }
+    } on_failure{root_ / "layers"};
+    for (auto& staged : layers) {
+      const LayerRecord& record = staged.record;
+      if (auto existing = try_layer(record.chain_id)) {  // someone was first
+        out.push_back(std::move(*existing));
+        continue;
+      }
+      if (record.parent && !has_layer(*record.parent))
+        fail(ErrorKind::not_found, "layer {}: parent layer {} is not in the store", record.chain_id.str(),
+             record.parent->str());
+      if (record.blob && !has_blob(*record.blob))
+        fail(ErrorKind::not_found, "layer {}: blob {} is not in the store", record.chain_id.str(),
+             record.blob->str());
+      failpoint("layer-before-rename");
+      fs::path target = layer_path(record.chain_id);
+      if (::rename(staged.entry.path().c_str(), target.c_str()) < 0)
+        throw util::sys_error("rename {} to {}", staged.entry.path().string(), target.string());
+      staged.entry.keep();
+      failpoint("layer-after-rename");
+      out.push_back(record);
+    }
+    on_failure.dir.clear();
+    util::fsync_path(root_ / "layers");
+    return out;
+  } catch (...) {
+    util::rethrow_with("publish {} layers", layers.size());
   }
 }
 

@@ -76,6 +76,13 @@ fs::path default_root(uid_t uid, const char* xdg_data_home, const char* home);
 /// A random container id: 64 hex digits from getrandom(2).
 std::string new_container_id();
 
+/// A layer extracted into a staging entry (its diff/) with its record, not yet
+/// published: Store::publish_layers makes a batch of them durable and visible at once.
+struct StagedLayer {
+  LayerRecord record;
+  StagingDir entry;
+};
+
 class Store {
 public:
   /// The store format this code reads and writes.
@@ -164,6 +171,16 @@ public:
   /// while extracting (not the store lock), so concurrent callers extract once: the
   /// others wait, then reuse. The record returned by extract must carry chain_id.
   LayerRecord ensure_layer(const Digest& chain, const ExtractFn& extract);
+  /// The object lock ensure_layer() holds while extracting chain: whoever holds it is the
+  /// one extracting that layer.
+  util::FileLock layer_lock(const Digest& chain);
+  /// A fresh staging entry with an empty diff/ to extract a layer into (for publish_layers).
+  StagingDir stage_layer();
+  /// Publishes staged layers in order (each one's parent is in the store or earlier in
+  /// layers): one syncfs flushes all their trees, then one exclusive hold renames them all
+  /// and one fsync of layers/ makes the renames durable. A chain id another process
+  /// published first is kept and its record returned. Returns the records in order.
+  std::vector<LayerRecord> publish_layers(std::vector<StagedLayer>& layers);
   std::vector<LayerRecord> list_layers() const;
   /// Removes a layer; throws kiln::Error(conflict) when an image, container or layer
   /// above it uses it, not_found when absent.

@@ -42,6 +42,34 @@ kiln_has() { "$KILN" "$@" --help >/dev/null 2>&1; }
     if kiln_has system check; then run_kiln system check; fi
 }
 
+@test "pull: four layers extracted at once, one blob at two depths, a whiteout: content and system check" {
+    local dir=$BATS_TEST_TMPDIR/multi
+    mkdir -p "$dir/a/etc" "$dir/a/gone" "$dir/b/etc" "$dir/b/data" "$dir/c/gone"
+    echo one > "$dir/a/etc/one"
+    echo doomed > "$dir/a/gone/file"
+    echo two > "$dir/b/etc/two"
+    head -c 4M /dev/urandom > "$dir/b/data/big"
+    : > "$dir/c/gone/.wh.file"
+    local l
+    for l in a b c; do tar --owner=0 --group=0 --numeric-owner -C "$dir/$l" -cf "$dir/$l.tar" .; done
+    seed_image multi/img:1 "$dir/a.tar" "$dir/b.tar" "$dir/c.tar" "$dir/b.tar" >/dev/null
+    run_kiln pull -q --tls-verify=false "$REGISTRY/multi/img:1"
+    assert_equal "$KILN_STDOUT" "$(seed_config multi/img:1 | sed 's/^sha256://')" "printed id"
+    [[ $(ls "$KILN_ROOT/layers" | wc -l) == 4 ]] || die "want 4 layers: $(ls "$KILN_ROOT/layers")"
+    # The big file is in layers 2 and 4 (the same blob), byte for byte; one and two where they belong.
+    run_kiln unshare sh -c 'for f in "$KILN_ROOT"/layers/*/diff/data/big; do cmp "$f" "$1" && echo same; done' sh "$dir/b/data/big"
+    assert_equal "$(grep -c same <<<"$output")" 2 "copies of data/big"
+    run_kiln unshare sh -c 'cat "$KILN_ROOT"/layers/*/diff/etc/one "$KILN_ROOT"/layers/*/diff/etc/two'
+    assert_equal "$output" "one
+two
+two"
+    # Layer 3 holds the whiteout for gone/file (an overlay whiteout: not a regular file).
+    run_kiln unshare sh -c 'for f in "$KILN_ROOT"/layers/*/diff/gone/file; do [ -f "$f" ] && echo file || echo whiteout; done | sort | tr "\n" " "'
+    assert_equal "$output" "file whiteout " "gone/file in layers 1 and 3"
+    [[ -z $(ls -A "$KILN_ROOT/tmp") ]] || die "tmp/ not empty: $(ls -A "$KILN_ROOT/tmp")"
+    if kiln_has system check; then run_kiln system check; fi
+}
+
 @test "pull: a plain-http registry needs --tls-verify=false, as podman" {
     run_kiln 125 pull -q "$REGISTRY/seed/busybox:1"
     [[ ${#lines[@]} == 1 ]] || die "want one error line"

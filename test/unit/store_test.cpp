@@ -248,6 +248,39 @@ TEST_CASE("layers: publish, lookup, parents, removal") {
     CHECK_THROWS_AS(s.publish_layer(orphan, staging.path() / "u"), Error);
     CHECK_FALSE(s.has_layer(orphan.chain_id));
   }
+  SUBCASE("publish_layers: a batch in order, parents first; an existing chain id is kept") {
+    std::vector<store::StagedLayer> batch;
+    // The base again, staged: the published one wins and its record comes back.
+    batch.push_back(store::StagedLayer{base, s.stage_layer()});
+    std::optional<Digest> parent = base.chain_id;
+    for (std::string text : {"one", "two"}) {
+      StagingDir entry = s.stage_layer();
+      util::write_file_atomic(entry.path() / "diff" / "file", text);
+      Digest diff = util::sha256_of(text);
+      LayerRecord record{store::chain_id(parent, diff), diff, parent, std::nullopt, 0, text.size(), {}};
+      parent = record.chain_id;
+      batch.push_back(store::StagedLayer{record, std::move(entry)});
+    }
+    auto published = s.publish_layers(batch);
+    REQUIRE(published.size() == 3);
+    CHECK(published[0] == base);
+    CHECK(util::read_file(s.layer_dir(published[2].chain_id) / "file") == "two");
+    CHECK(s.layer(published[2].chain_id).parent == published[1].chain_id);
+    batch.clear();  // the unused staged copy of the base goes with its entry
+    CHECK(count_entries(f.root / "tmp") == 0);
+    CHECK(s.check(false).ok());
+  }
+  SUBCASE("publish_layers: a layer whose parent is missing fails, nothing of it stays in tmp/") {
+    std::vector<store::StagedLayer> batch;
+    Digest nowhere = util::sha256_of("nowhere");
+    Digest diff = util::sha256_of("orphan");
+    batch.push_back(store::StagedLayer{LayerRecord{store::chain_id(nowhere, diff), diff, nowhere, std::nullopt, 0, 0, {}},
+                                       s.stage_layer()});
+    CHECK_THROWS_AS(s.publish_layers(batch), Error);
+    CHECK_FALSE(s.has_layer(store::chain_id(nowhere, diff)));
+    batch.clear();
+    CHECK(count_entries(f.root / "tmp") == 0);
+  }
   SUBCASE("an extraction that fails leaves nothing behind") {
     Digest diff = util::sha256_of("bad");
     CHECK_THROWS_AS(s.ensure_layer(diff, [](const fs::path&) -> LayerRecord { throw Error("bad tar"); }), Error);
