@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "store/failpoint.hpp"
@@ -108,16 +109,20 @@ StagingDir Store::staging_dir(std::string_view prefix) { return StagingDir(tmp_d
 
 std::vector<fs::path> Store::sweep() { return sweep_staging(tmp_dir()); }
 
-void Store::publish_file(const fs::path& target, std::string_view data) {
+void Store::publish_file(const fs::path& target, std::string_view data, bool durable) {
   StagingDir entry = staging_dir("file");
   fs::path staged = entry.path() / "data";
   {
     auto fd = util::open_file(staged, O_WRONLY | O_CREAT | O_EXCL, 0600);
     util::write_all(fd, data);
-    if (::fsync(fd.get()) < 0) throw util::sys_error("fsync {}", staged.string());
+    if (durable && ::fsync(fd.get()) < 0) throw util::sys_error("fsync {}", staged.string());
   }
   failpoint("file-before-rename");
-  util::rename_durable(staged, target);
+  if (durable) {
+    util::rename_durable(staged, target);
+  } else if (::rename(staged.c_str(), target.c_str()) < 0) {
+    throw util::sys_error("rename {} to {}", staged.string(), target.string());
+  }
 }
 
 void Store::unpublish(const fs::path& path, std::vector<StagingDir>& graves) {
