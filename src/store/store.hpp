@@ -227,7 +227,8 @@ private:
   explicit Store(fs::path root);
   fs::path layer_path(const Digest& chain) const;
   fs::path index_path() const { return root_ / "images" / "index"; }
-  // Stages data in tmp/, fsyncs it and renames it over target (durable=false: no fsyncs).
+  // Stages data in tmp/, fsyncs it and renames it over target (durable=false: no fsyncs,
+  // and a temporary beside target instead of a staging directory).
   // Caller holds what lock it needs.
   void publish_file(const fs::path& target, std::string_view data, bool durable = true);
   void publish_blob_file(const fs::path& staged, const Digest& digest);
