@@ -12,6 +12,7 @@ KILN=$(readlink -f "$KILN")
 BENCH_RUNS=${BENCH_RUNS:-30}
 BENCH_WORK=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 export KILN_ROOT="$BENCH_WORK/kiln-root" KILN_RUNROOT="$BENCH_WORK/kiln-run"
+[[ -n ${XDG_RUNTIME_DIR:-} ]] || BENCH_OWN_XDG=1
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$BENCH_WORK/xdg-run}
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
@@ -45,6 +46,8 @@ bench_cleanup() {
   # start, and any later podman call would recreate its store under PODMAN_DIR.
   podman unshare rm -rf "$PODMAN_DIR" "$BENCH_WORK" 2>/dev/null || true
   "$KILN" unshare rm -rf "$PODMAN_DIR" "$BENCH_WORK" 2>/dev/null || true  # same id mapping
+  # A runtime directory made here also got its own user namespace holder: stop it.
+  [[ -z ${BENCH_OWN_XDG:-} ]] || "$KILN" system migrate >/dev/null 2>&1 || true
   chmod -R u+rwX "$PODMAN_DIR" "$BENCH_WORK" 2>/dev/null || true  # read-only dirs of our own
   rm -rf "$PODMAN_DIR" "$BENCH_WORK" 2>/dev/null || true
 }

@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential meson ninja-build pkg-config
   libseccomp-dev libcap-dev libfuse3-dev libyaml-cpp-dev libfmt-dev libcxxopts-dev
-  doctest-dev libarchive-dev libssl-dev nlohmann-json3-dev libcurl4-openssl-dev
+  doctest-dev libarchive-dev nettle-dev libssl-dev nlohmann-json3-dev libcurl4-openssl-dev
   zlib1g-dev libzstd-dev liblzma-dev libbz2-dev
   uidmap fuse-overlayfs fuse3
 )

@@ -95,6 +95,14 @@ else
   work=$(mktemp -d /var/tmp/kiln-test.XXXXXX)
 fi
 cleanup() {
+  # Each test user's user namespace holder (kiln system migrate) must not outlive the run,
+  # however it ends.
+  if [[ -x ${work:-}/build/kiln ]]; then
+    local user
+    for user in "$test_user" "$solo_user"; do
+      as_user "$user" -- timeout -k 5 30 "$work/build/kiln" system migrate >/dev/null 2>&1 || true
+    done
+  fi
   [[ ${KILN_TEST_KEEP:-} == 1 ]] || rm -rf "$work"
 }
 trap cleanup EXIT

@@ -179,6 +179,7 @@ store::LayerRecord run_step(const RunEnvironment& env, const std::vector<util::D
   start.stdio.in = devnull.borrow();
   start.stdio.out = env.output_fd >= 0 ? util::Fd(env.output_fd) : devnull.borrow();
   start.stdio.err = start.stdio.out;
+  start.seccomp_cache = env.store.cache_dir() / "seccomp";
   int status = runtime::start(spec, start).wait();
   if (status != 0) fail("exit status {}", status);
 

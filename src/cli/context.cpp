@@ -118,6 +118,10 @@ Context Context::resolve(const GlobalOptions& global) {
   if (global.runroot) runroot = *global.runroot;
   ctx.runroot = std::filesystem::absolute(runroot);
 
+  if (ctx.rootless && !runtime_dir.empty()) ctx.holder_dir = std::filesystem::path(runtime_dir) / "kiln";
+  std::string holder = env_or("KILN_USERNS_HOLDER", "1");
+  ctx.use_holder = !(holder == "0" || holder == "false" || holder == "no");
+
   ctx.storage_driver = cfg.storage_driver;
   if (const char* d = std::getenv("KILN_STORAGE_DRIVER"); d && *d) ctx.storage_driver = d;
   if (global.storage_driver) ctx.storage_driver = global.storage_driver;
@@ -130,8 +134,9 @@ Context Context::resolve(const GlobalOptions& global) {
 }
 
 void enter_namespace(const Context& ctx) {
-  (void)ctx;
-  userns::enter();
+  userns::EnterOptions options;
+  if (ctx.use_holder) options.holder_dir = ctx.holder_dir;
+  userns::enter(options);
 }
 
 }  // namespace kiln::cli

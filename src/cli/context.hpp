@@ -33,6 +33,10 @@ struct Context {
   std::optional<std::string> storage_driver;  // nullopt: probe (and remember in the store)
   Config config;
   bool rootless = true;            // the invoking user is not root
+  /// Where the user-namespace holder is recorded: $XDG_RUNTIME_DIR/kiln (per user, not per
+  /// store); empty without XDG_RUNTIME_DIR. use_holder is false with KILN_USERNS_HOLDER=0.
+  std::filesystem::path holder_dir;
+  bool use_holder = true;
 
   /// Resolves everything from the config files, the environment and the global flags.
   static Context resolve(const GlobalOptions& global);

@@ -1,5 +1,5 @@
-// `kiln info` (host, id mappings, store, version) and `kiln system check`
-// (the store's own verification and repair).
+// `kiln info` (host, id mappings, store, version), `kiln system check` and `kiln system migrate`
+// (the store's own verification and repair; stopping the user namespace holder).
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 #include "cli/format.hpp"
 #include "image/platform.hpp"
 #include "store/store.hpp"
+#include "userns/holder.hpp"
 #include "userns/userns.hpp"
 #include "util/error.hpp"
 
@@ -173,6 +174,28 @@ const Registration kCheck{[] {
       },
       .max_args = 0,
       .run = run_check,
+  };
+}};
+
+int run_migrate(const Args& args) {
+  Context ctx = Context::resolve(args.global());
+  if (!ctx.holder_dir.empty() && userns::stop_holder(ctx.holder_dir))
+    std::cout << "stopped the user namespace holder\n";
+  return 0;
+}
+
+const Registration kMigrate{[] {
+  return Command{
+      .name = "system migrate",
+      .usage_args = "[OPTIONS]",
+      .summary = "Stop the user namespace holder",
+      .description = "kiln keeps one process per user that holds its user namespace, so that "
+                     "commands join it instead of running newuidmap and newgidmap each time. "
+                     "This stops it (after /etc/subuid changes, or before logging out); the next "
+                     "command starts a new one unless KILN_USERNS_HOLDER=0.",
+      .max_args = 0,
+      .needs_userns = false,
+      .run = run_migrate,
   };
 }};
 

@@ -43,7 +43,7 @@ std::vector<std::string> path_dirs(const std::vector<std::string>& env) {
   return util::split(path, ':');
 }
 
-std::optional<SeccompPlan> prepare_seccomp(const ContainerSpec& spec, const CapabilitySet& caps) {
+std::optional<SeccompPlan> plan_for(const ContainerSpec& spec, const CapabilitySet& caps) {
   SeccompContext context;
   context.caps = caps;
   context.kernel = running_kernel_version();
@@ -57,6 +57,15 @@ std::optional<SeccompPlan> prepare_seccomp(const ContainerSpec& spec, const Capa
       break;
   }
   return plan_seccomp(default_seccomp_profile(), context);
+}
+
+/// The compiled filter the child installs (compiled here, so its errors surface before
+/// clone, and through the cache when the caller names one).
+std::optional<SeccompProgram> prepare_seccomp(const ContainerSpec& spec, const CapabilitySet& caps,
+                                              const std::filesystem::path& cache_dir) {
+  auto plan = plan_for(spec, caps);
+  if (!plan) return std::nullopt;
+  return cached_seccomp(*plan, cache_dir);
 }
 
 /// Waits for a child, retrying EINTR; the raw wait status.
@@ -111,7 +120,7 @@ ContainerProcess start(const ContainerSpec& spec, StartOptions options) {
   args.spec = &spec;
   args.capabilities = plan_capabilities(caps, spec.user.uid);
   args.capabilities.last = kernel_last_capability();
-  args.seccomp = prepare_seccomp(spec, caps);
+  args.seccomp = prepare_seccomp(spec, caps, options.seccomp_cache);
   args.path_dirs = path_dirs(spec.env);
   args.stdio[0] = options.stdio.in.get();
   args.stdio[1] = options.stdio.out.get();

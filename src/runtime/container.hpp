@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 
@@ -27,6 +28,8 @@ struct StartOptions {
   /// Runs in the parent after clone, before the container does anything (e.g. connect
   /// its network namespace). An exception kills the child and propagates.
   std::function<void(pid_t)> before_start;
+  /// Where compiled seccomp filters are kept between containers; empty: compile each time.
+  std::filesystem::path seccomp_cache;
 };
 
 /// A started container's init process. Owns it: destroying an unwaited one kills it with

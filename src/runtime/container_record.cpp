@@ -275,7 +275,8 @@ store::ContainerRecord update_state(store::Store& store, std::string_view id,
   auto state = state_of(record);
   change(state);
   set_state(record, state);
-  store.update_container(record);
+  // A --rm container's record lives for one run: no fsyncs for its state changes.
+  store.update_container(record, !config_of(record).auto_remove);
   return record;
 }
 

@@ -228,13 +228,13 @@ void container_main(const ChildArgs& args) noexcept try {
 
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the next steps
   // drop: load it now (as runc does); the profile allows the calls that follow.
-  if (args.seccomp && !spec.no_new_privileges) load_seccomp(*args.seccomp);
+  if (args.seccomp && !spec.no_new_privileges) install_seccomp(*args.seccomp);
   switch_user(spec.user);
   apply_capabilities(args.capabilities);
   enter_cwd(spec.cwd);
   if (spec.no_new_privileges) set_no_new_privs();
   // With no_new_privs the filter goes last, so it constrains only the command.
-  if (args.seccomp && spec.no_new_privileges) load_seccomp(*args.seccomp);
+  if (args.seccomp && spec.no_new_privileges) install_seccomp(*args.seccomp);
 
   if (spec.init) run_init(args);
   exec_command(args);

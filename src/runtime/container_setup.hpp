@@ -9,7 +9,7 @@
 
 #include "runtime/capabilities.hpp"
 #include "runtime/container_spec.hpp"
-#include "runtime/seccomp_profile.hpp"
+#include "runtime/seccomp_program.hpp"
 #include "util/fd.hpp"
 
 namespace kiln::runtime {
@@ -18,7 +18,7 @@ namespace kiln::runtime {
 struct ChildArgs {
   const ContainerSpec* spec = nullptr;
   CapabilityPlan capabilities;
-  std::optional<SeccompPlan> seccomp;  // empty: unconfined
+  std::optional<SeccompProgram> seccomp;  // compiled; empty: unconfined
   std::vector<std::string> path_dirs;  // the container's $PATH, split
   int stdio[3] = {0, 1, 2};            // host descriptors for 0, 1, 2 (without a tty)
   int sync_fd = -1;                    // read end: the parent's "go"

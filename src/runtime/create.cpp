@@ -249,7 +249,7 @@ store::ContainerRecord create_container(store::Store& store, const store::ImageR
   for (int attempt = 0;; ++attempt) {
     if (!options.name) record.name = random_name();
     try {
-      record = store.add_container(record);
+      record = store.add_container(record, !config.auto_remove);
       break;
     } catch (const std::exception& e) {
       if (options.name || attempt > 20 || util::kind_of(e) != ErrorKind::conflict) throw;

@@ -23,6 +23,7 @@
 #include "runtime/container.hpp"
 #include "runtime/container_setup.hpp"
 #include "runtime/seccomp_profile.hpp"
+#include "runtime/seccomp_program.hpp"
 #include "runtime/terminal.hpp"
 #include "runtime/user.hpp"
 #include "util/error.hpp"
@@ -127,13 +128,13 @@ struct ExecChild {
       ::dup2(null, 0);
     }
   }
-  if (c.args->seccomp && !spec.no_new_privileges) load_seccomp(*c.args->seccomp);
+  if (c.args->seccomp && !spec.no_new_privileges) install_seccomp(*c.args->seccomp);
   switch_user(spec.user);
   apply_capabilities(c.args->capabilities);
   if (::chdir(spec.cwd.c_str()) < 0) throw util::sys_error("chdir to working directory {}", spec.cwd);
   if (spec.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     throw util::sys_error("prctl PR_SET_NO_NEW_PRIVS");
-  if (c.args->seccomp && spec.no_new_privileges) load_seccomp(*c.args->seccomp);
+  if (c.args->seccomp && spec.no_new_privileges) install_seccomp(*c.args->seccomp);
   exec_command(*c.args);
 } catch (const std::exception& e) {
   write_child_error(c.error_fd, e);
@@ -270,7 +271,7 @@ int exec_in_container(const store::ContainerRecord& record, const ExecOptions& o
   args.spec = &spec;
   args.capabilities = plan_capabilities(caps, spec.user.uid);
   args.capabilities.last = kernel_last_capability();
-  args.seccomp = seccomp_plan(spec, caps);
+  if (auto plan = seccomp_plan(spec, caps)) args.seccomp = compile_seccomp(*plan);
   std::string path = kDefaultPath;
   for (const auto& entry : spec.env)
     if (entry.starts_with("PATH=")) path = entry.substr(5);

@@ -68,6 +68,8 @@ snapshot::MountedSnapshot mount_container(const store::Store& store, const store
     plan.work = paths.work;
     plan.target = paths.rootfs(config.driver);
     plan.links_dir = store.root() / "l";
+    // A --rm container's upper is deleted after its one run: nothing there needs syncing.
+    plan.volatile_upper = config.auto_remove;
     return snapshot::make_snapshotter(config.driver)->mount(plan);
   } catch (...) {
     util::rethrow_with("mount the root file system of {}", record.name);

@@ -1,13 +1,22 @@
-// Loading a SeccompPlan into the kernel with libseccomp. Syscall names an
-// architecture does not have are skipped, as runc does, so one profile serves
-// every architecture.
+// Turning a SeccompPlan into a filter with libseccomp, and loading it: directly
+// (load_seccomp) or as a compiled program (compile_seccomp, install_seccomp).
+// Syscall names an architecture does not have are skipped, as runc does, so one
+// profile serves every architecture.
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
 #include <type_traits>
 
 #include "runtime/seccomp_profile.hpp"
+#include "runtime/seccomp_program.hpp"
+#include "util/fs.hpp"
 #include "util/error.hpp"
 
 namespace kiln::runtime {
@@ -66,10 +75,10 @@ bool repeats_an_index(const std::vector<SeccompArg>& args) {
   return false;
 }
 
-}  // namespace
+using Context = std::unique_ptr<void, decltype([](void* c) { seccomp_release(c); })>;
 
-void load_seccomp(const SeccompPlan& plan) {
-  using Context = std::unique_ptr<void, decltype([](void* c) { seccomp_release(c); })>;
+/// The libseccomp filter for a plan, not yet loaded.
+Context build_context(const SeccompPlan& plan) {
   std::uint32_t default_action = to_libseccomp(plan.default_action, plan.default_errno);
   Context ctx(seccomp_init(default_action));
   if (!ctx) throw util::sys_error("seccomp_init");
@@ -92,8 +101,47 @@ void load_seccomp(const SeccompPlan& plan) {
       add_rule(ctx.get(), number, action, rule.args, rule.syscall);
     }
   }
+  return ctx;
+}
+
+}  // namespace
+
+void load_seccomp(const SeccompPlan& plan) {
+  Context ctx = build_context(plan);
   int rc = seccomp_load(ctx.get());
   if (rc < 0) throw util::sys_error_code(-rc, "seccomp_load");
+}
+
+SeccompProgram compile_seccomp(const SeccompPlan& plan) {
+  Context ctx = build_context(plan);
+  // seccomp_export_bpf generates the program seccomp_load would load, into an fd.
+  util::UniqueFd memory{util::adopt, ::memfd_create("kiln-seccomp", MFD_CLOEXEC)};
+  if (!memory) throw util::sys_error("memfd_create for the seccomp filter");
+  int rc = seccomp_export_bpf(ctx.get(), memory.get());
+  if (rc < 0) throw util::sys_error_code(-rc, "seccomp_export_bpf");
+  if (::lseek(memory.get(), 0, SEEK_SET) < 0) throw util::sys_error("lseek the seccomp filter");
+  SeccompProgram program{util::read_all(memory.borrow())};
+  if (program.bpf.empty() || program.bpf.size() % sizeof(sock_filter) != 0)
+    fail("seccomp_export_bpf: unexpected program size {}", program.bpf.size());
+  return program;
+}
+
+std::string seccomp_build_id() {
+  const scmp_version* version = seccomp_version();
+  return fmt::format("libseccomp {}.{}.{} arch {:#x}", version->major, version->minor, version->micro,
+                     seccomp_arch_native());
+}
+
+void install_seccomp(const SeccompProgram& program) {
+  struct sock_fprog prog {};
+  prog.len = static_cast<unsigned short>(program.bpf.size() / sizeof(sock_filter));
+  prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(program.bpf.data()));
+  // As libseccomp's default (SCMP_FLTATR_CTL_NNP): no_new_privs, then the filter.
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw util::sys_error("prctl PR_SET_NO_NEW_PRIVS");
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+    if (errno != ENOSYS) throw util::sys_error("seccomp SECCOMP_SET_MODE_FILTER");
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) throw util::sys_error("prctl PR_SET_SECCOMP");
+  }
 }
 
 }  // namespace kiln::runtime

@@ -182,6 +182,7 @@ int run_session(store::Store& store, const std::string& id, const SessionOptions
     StartOptions start_options;
     start_options.stdio = stdio;
     start_options.before_start = [&](pid_t pid) { guard->watch(pid); };
+    start_options.seccomp_cache = store.cache_dir() / "seccomp";
     process.emplace(start(spec, start_options));
     out_pipe.write.reset();
     err_pipe.write.reset();

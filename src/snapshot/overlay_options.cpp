@@ -64,6 +64,7 @@ std::string overlay_mount_data(const OverlayOptions& options) {
     data += ",workdir=" + escape_overlay_path(options.work.string());
   }
   if (options.userxattr) data += ",userxattr";
+  if (options.volatile_upper && !options.upper.empty()) data += ",volatile";
   if (data.size() > kMaxMountData)
     fail(ErrorKind::invalid_input,
          "overlay mount options for {} layers take {} bytes, more than the {} bytes mount(2) accepts",

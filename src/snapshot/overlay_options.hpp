@@ -37,13 +37,14 @@ struct OverlayOptions {
   fs::path upper;                        ///< empty for a read-only mount
   fs::path work;
   bool userxattr = true;                 ///< kernel overlay in a userns; off for fuse-overlayfs
+  bool volatile_upper = false;           ///< ",volatile": no syncs of upper (Linux >= 5.10)
 };
 
 /// The lowers of a plan as link names, padded with kEmptyLowerName where overlay
 /// needs it (none, or one lower without upper). Throws on duplicate short names.
 std::vector<std::string> lower_link_names(const std::vector<fs::path>& lowers, bool read_only);
 
-/// "lowerdir=a:b,upperdir=...,workdir=...[,userxattr]". Throws kiln::Error(invalid_input)
+/// "lowerdir=a:b,upperdir=...,workdir=...[,userxattr][,volatile]". Throws kiln::Error(invalid_input)
 /// when the result exceeds kMaxMountData, naming the number of layers.
 std::string overlay_mount_data(const OverlayOptions& options);
 

@@ -61,6 +61,7 @@ public:
       if (!plan.read_only) {
         options.upper = plan.upper;
         options.work = plan.work;
+        options.volatile_upper = plan.volatile_upper;
         util::make_dirs(plan.upper);
         util::make_dirs(plan.work, 0700);
       }

@@ -54,6 +54,9 @@ struct SnapshotPlan {
   fs::path target;               ///< mount point (vfs: the directory that receives the copy)
   fs::path links_dir;            ///< store-wide dir of short symlinks to lowers (overlay/fuse)
   bool read_only = false;        ///< no upper: a read-only view of the lowers
+  /// The upper is thrown away after one use (`run --rm`): kernel overlay skips syncing it
+  /// (`volatile`), which otherwise flushes the whole upper file system at unmount.
+  bool volatile_upper = false;
 };
 
 /// Checks a plan for the named driver: absolute paths, upper/work present when

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "store/failpoint.hpp"
 #include "store/store.hpp"
@@ -92,7 +93,7 @@ ContainerRecord Store::container(std::string_view name_or_id) const {
   return std::move(*found);
 }
 
-ContainerRecord Store::add_container(ContainerRecord record) {
+ContainerRecord Store::add_container(ContainerRecord record, bool durable) {
   try {
     if (record.id.empty()) record.id = new_container_id();
     if (!is_hex64(record.id)) fail(ErrorKind::invalid_input, "container id must be 64 hex digits");
@@ -103,7 +104,10 @@ ContainerRecord Store::add_container(ContainerRecord record) {
     StagingDir entry = staging_dir("container");
     fs::path staged = entry.path() / "container";
     util::make_dirs(staged, 0700);
-    util::write_file_atomic(staged / kContainerRecord, to_json(record).dump());
+    if (durable)
+      util::write_file_atomic(staged / kContainerRecord, to_json(record).dump());
+    else
+      util::write_file_replace(staged / kContainerRecord, to_json(record).dump());
 
     auto lock = write_lock();
     if (!load_index()->by_id(record.image_id))
@@ -115,14 +119,18 @@ ContainerRecord Store::add_container(ContainerRecord record) {
         fail(ErrorKind::conflict, "the container name \"{}\" is already in use by {}", record.name,
              other.id.substr(0, 12));
     failpoint("container-before-rename");
-    util::rename_durable(staged, container_dir(record.id));
+    fs::path target = container_dir(record.id);
+    if (durable)
+      util::rename_durable(staged, target);
+    else if (::rename(staged.c_str(), target.c_str()) < 0)
+      throw util::sys_error("rename {} to {}", staged.string(), target.string());
     return record;
   } catch (...) {
     util::rethrow_with("create container {}", record.name);
   }
 }
 
-void Store::update_container(const ContainerRecord& record) {
+void Store::update_container(const ContainerRecord& record, bool durable) {
   auto lock = write_lock();
   auto dir = container_dir(record.id);
   auto current = is_hex64(record.id) ? read_container(dir) : std::nullopt;
@@ -135,7 +143,7 @@ void Store::update_container(const ContainerRecord& record) {
         fail(ErrorKind::conflict, "the container name \"{}\" is already in use by {}", record.name,
              other.id.substr(0, 12));
   }
-  publish_file(dir / kContainerRecord, to_json(record).dump());
+  publish_file(dir / kContainerRecord, to_json(record).dump(), durable);
 }
 
 void Store::remove_container(std::string_view id) {

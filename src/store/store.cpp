@@ -108,7 +108,15 @@ StagingDir Store::staging_dir(std::string_view prefix) { return StagingDir(tmp_d
 
 std::vector<fs::path> Store::sweep() { return sweep_staging(tmp_dir()); }
 
-void Store::publish_file(const fs::path& target, std::string_view data) {
+void Store::publish_file(const fs::path& target, std::string_view data, bool durable) {
+  if (!durable) {
+    // No staging directory either (two directory blocks less to allocate and free): a
+    // temporary beside the target, renamed over it; a crash leaves at most that
+    // temporary in a record's directory that is going away anyway.
+    failpoint("file-before-rename");
+    util::write_file_replace(target, data, 0600);
+    return;
+  }
   StagingDir entry = staging_dir("file");
   fs::path staged = entry.path() / "data";
   {

@@ -214,9 +214,13 @@ public:
 
   /// Creates containers/<id>/ with its record; assigns a random id when empty. The name
   /// must be unique (kiln::Error(conflict)); the image and top layer must exist.
-  ContainerRecord add_container(ContainerRecord record);
+  /// durable=false skips the fsyncs (staged and renamed all the same, so a kill -9 still
+  /// leaves the old or the new record): for a `run --rm` container, which is deleted
+  /// after its one run and which `system check` removes if a power loss tore its record.
+  ContainerRecord add_container(ContainerRecord record, bool durable = true);
   /// Replaces an existing container's record (state changes); throws not_found.
-  void update_container(const ContainerRecord& record);
+  /// durable as for add_container.
+  void update_container(const ContainerRecord& record, bool durable = true);
   /// By full id, exact name or unique id prefix (>= 3); kiln::Error for ambiguity.
   std::optional<ContainerRecord> find_container(std::string_view name_or_id) const;
   ContainerRecord container(std::string_view name_or_id) const;
@@ -243,8 +247,10 @@ private:
   explicit Store(fs::path root);
   fs::path layer_path(const Digest& chain) const;
   fs::path index_path() const { return root_ / "images" / "index"; }
-  // Stages data in tmp/, fsyncs it and renames it over target. Caller holds what lock it needs.
-  void publish_file(const fs::path& target, std::string_view data);
+  // Stages data in tmp/, fsyncs it and renames it over target (durable=false: no fsyncs,
+  // and a temporary beside target instead of a staging directory).
+  // Caller holds what lock it needs.
+  void publish_file(const fs::path& target, std::string_view data, bool durable = true);
   void publish_blob_file(const fs::path& staged, const Digest& digest);
   LayerRecord publish_staged_layer(LayerRecord record, StagingDir& entry);
   // Moves a published object into a fresh staging entry (unpublish) for later removal.

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "userns/holder.hpp"
 #include "userns/userns.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -173,7 +174,7 @@ bool inside() {
   return mark && *mark && mark == namespace_id();
 }
 
-void enter() {
+void enter(const EnterOptions& options) {
   if (inside()) return;
   uid_t uid = ::getuid();
   gid_t gid = ::getgid();
@@ -183,9 +184,10 @@ void enter() {
   } else {
     EntryPlan plan = plan_entry_for(uid, gid);
     if (!plan.warning.empty()) util::warn_once(plan.warning);
-    if (plan.use_helpers)
-      unshare_with_helpers(plan);
-    else
+    if (plan.use_helpers) {
+      // A held namespace costs a setns; a new one two setuid helper runs.
+      if (options.holder_dir.empty() || !join_or_start_holder(options.holder_dir, plan)) unshare_with_helpers(plan);
+    } else
       unshare_single_id(plan.map);
     // The map makes us 0 already; be explicit in case the kernel left saved ids behind.
     if (::getuid() != 0 || ::getgid() != 0) {

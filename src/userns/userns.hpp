@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,10 +69,16 @@ std::string find_program(std::string_view name);
 /// value names the user and mount namespaces so a stale copy is not trusted.
 inline constexpr const char* kInsideEnv = "KILN_USERNS_INSIDE";
 
+struct EnterOptions {
+  /// Where the user-namespace holder is recorded (holder.hpp): with a subuid range, join
+  /// (or start) it instead of running newuidmap/newgidmap. Empty: no holder.
+  std::filesystem::path holder_dir;
+};
+
 /// Enters kiln's namespaces (idempotent: inside already, it returns at once). Must be
 /// called while the process is single-threaded. Throws kiln::Error with a hint when
 /// user namespaces are disabled. Sets kInsideEnv for child processes.
-void enter();
+void enter(const EnterOptions& options = {});
 
 /// True once enter() has put this process into kiln's namespaces (or it was inherited).
 bool inside();

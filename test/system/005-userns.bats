@@ -119,3 +119,87 @@ load helpers
   KILN_STORAGE_DRIVER= run_kiln info
   assert_output_contains "driverSource: probed and remembered in the store"
 }
+
+# The holder tests use a runtime directory of their own, so they neither see nor
+# disturb the user's shared holder, and stop theirs at the end.
+holder_setup() {
+  export XDG_RUNTIME_DIR=$BATS_TEST_TMPDIR/xdg
+  mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
+  HOLDER_RECORD=$XDG_RUNTIME_DIR/kiln/userns-holder
+}
+holder_pid() { sed -n 's/^pid //p' "$HOLDER_RECORD"; }
+holder_teardown() { "$KILN" system migrate >/dev/null 2>&1 || true; }
+
+@test "holder: one process holds the user namespace; every command joins it" {
+  skip_unless_subuid
+  holder_setup
+  run_kiln unshare readlink /proc/self/ns/user
+  local first_ns=$KILN_STDOUT pid
+  [[ -f $HOLDER_RECORD ]] || { holder_teardown; die "no holder record in $HOLDER_RECORD"; }
+  pid=$(holder_pid)
+  assert_equal "$(cat /proc/$pid/comm)" "kiln-userns"
+  assert_equal "$(readlink /proc/$pid/ns/user)" "$first_ns"
+  # Its map is kiln's map, and it holds no mount namespace of kiln's.
+  assert_equal "$(cat /proc/$pid/uid_map)" "$("$KILN" unshare cat /proc/self/uid_map)"
+  assert_equal "$(readlink /proc/$pid/ns/mnt)" "$(readlink /proc/self/ns/mnt)"
+  run_kiln unshare readlink /proc/self/ns/user
+  assert_equal "$KILN_STDOUT" "$first_ns"
+  assert_equal "$(holder_pid)" "$pid"
+  # Each command still gets a private mount namespace of its own.
+  local a b
+  "$KILN" unshare sh -c 'readlink /proc/self/ns/mnt; sleep 1' >"$BATS_TEST_TMPDIR/mnt-a" &
+  b=$("$KILN" unshare readlink /proc/self/ns/mnt)
+  wait
+  a=$(<"$BATS_TEST_TMPDIR/mnt-a")
+  [[ $a != "$b" && $b != "$(readlink /proc/self/ns/mnt)" ]] ||
+    { holder_teardown; die "commands shared mount namespace $a / $b"; }
+  run_kiln system migrate
+  assert_equal "$KILN_STDOUT" "stopped the user namespace holder"
+  local i
+  gone() { [[ ! -e /proc/$pid ]] || [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) == Z ]]; }
+  for i in $(seq 50); do gone && break; sleep 0.1; done
+  gone || die "holder $pid still runs after system migrate"
+  [[ ! -e $HOLDER_RECORD ]] || die "the holder record remained"
+  run_kiln system migrate
+  assert_equal "$KILN_STDOUT" ""
+}
+
+@test "holder: a stale or foreign record is replaced, and its pid is never signalled" {
+  skip_unless_subuid
+  holder_setup
+  mkdir -p "$XDG_RUNTIME_DIR/kiln"
+  sleep 300 &
+  local foreign=$!
+  printf 'pid %s\nstart 1\nuserns 1\n' "$foreign" >"$HOLDER_RECORD"
+  run_kiln unshare true
+  [[ -e /proc/$foreign ]] || die "kiln signalled process $foreign named by a stale record"
+  local pid
+  pid=$(holder_pid)
+  [[ $pid != "$foreign" ]] || { holder_teardown; die "the stale record was trusted"; }
+  assert_equal "$(cat /proc/$pid/comm)" "kiln-userns"
+  run_kiln system migrate
+  [[ -e /proc/$foreign ]] || die "system migrate signalled a foreign process"
+  printf 'garbage\n' >"$HOLDER_RECORD"
+  run_kiln unshare true
+  [[ $(holder_pid) =~ ^[0-9]+$ ]] || { holder_teardown; die "a garbage record was not replaced"; }
+  holder_teardown
+  kill "$foreign"
+}
+
+@test "holder: KILN_USERNS_HOLDER=0 starts none and joins none; single-id mode needs none" {
+  holder_setup
+  export KILN_USERNS_HOLDER=0
+  # At the same time: a namespace's inode number is reused once it is gone.
+  "$KILN" unshare sh -c 'readlink /proc/self/ns/user; sleep 1' >"$BATS_TEST_TMPDIR/ns-a" 2>/dev/null &
+  run_kiln unshare readlink /proc/self/ns/user
+  wait
+  local a
+  a=$(<"$BATS_TEST_TMPDIR/ns-a")
+  [[ -n $a && $a != "$KILN_STDOUT" ]] || die "two commands shared user namespace $a without a holder"
+  [[ ! -e $HOLDER_RECORD ]] || die "a holder was started with KILN_USERNS_HOLDER=0"
+  unset KILN_USERNS_HOLDER
+  if is_single_id_user; then
+    run_kiln unshare true
+    [[ ! -e $HOLDER_RECORD ]] || { holder_teardown; die "a holder was started in single-id mode"; }
+  fi
+}

@@ -87,6 +87,16 @@ IMG=localhost/busybox
   assert_output_contains "no such container: kept"
 }
 
+@test "run: a --rm container's overlay upper is volatile (never synced); a kept one's is not" {
+  [[ $(cat "$KILN_ROOT/driver" 2>/dev/null) == overlay ]] || skip "kernel overlay only"
+  run_kiln run --rm $IMG sh -c 'grep " / / " /proc/self/mountinfo'
+  assert_output_contains "volatile"
+  run_kiln run --name kept-sync $IMG sh -c 'grep " / / " /proc/self/mountinfo'
+  assert_output_contains "upperdir="
+  assert_output_not_contains "volatile"
+  run_kiln rm kept-sync
+}
+
 @test "run: bind mounts rw and :ro" {
   local dir=$BATS_TEST_TMPDIR/bind
   mkdir -p "$dir"

@@ -56,6 +56,36 @@ IMG=localhost/busybox
   [[ $KILN_STDOUT != EPERM ]] || die "unshare still refused when unconfined"
 }
 
+@test "isolation: the compiled seccomp filter is cached in the store and a bad entry is rebuilt" {
+  rm -rf "$KILN_ROOT/cache/seccomp"  # earlier tests of this file share the store
+  run_kiln run --rm $IMG probe syscall keyctl
+  assert_equal "$KILN_STDOUT" "EPERM"
+  local entries=("$KILN_ROOT"/cache/seccomp/*.bpf)
+  [[ -f ${entries[0]} ]] || die "no compiled filter in $KILN_ROOT/cache/seccomp"
+  assert_equal "${#entries[@]}" 1
+  local count=1 sum
+  sum=$(sha256sum "${entries[@]}")
+  run_kiln run --rm $IMG probe syscall unshare-user
+  assert_equal "$KILN_STDOUT" "EPERM"
+  entries=("$KILN_ROOT"/cache/seccomp/*.bpf)
+  assert_equal "${#entries[@]}" "$count"
+  assert_equal "$(sha256sum "${entries[@]}")" "$sum"
+  # A torn or tampered entry is never loaded: it is compiled and written again.
+  local entry
+  for entry in "${entries[@]}"; do truncate -s 100 "$entry"; done
+  run_kiln run --rm $IMG probe syscall keyctl
+  assert_equal "$KILN_STDOUT" "EPERM"
+  assert_equal "$(sha256sum "${entries[@]}")" "$sum"
+  for entry in "${entries[@]}"; do printf 'garbage' >"$entry"; done
+  run_kiln run --rm $IMG probe syscall unshare-user
+  assert_equal "$KILN_STDOUT" "EPERM"
+  assert_equal "$(sha256sum "${entries[@]}")" "$sum"
+  # --cap-add changes the plan, so it gets an entry of its own.
+  run_kiln run --rm --cap-add SYS_ADMIN $IMG probe syscall keyctl
+  entries=("$KILN_ROOT"/cache/seccomp/*.bpf)
+  assert_equal "${#entries[@]}" "$((count + 1))"
+}
+
 @test "isolation: writes outside the root file system are impossible" {
   local marker=$BATS_TEST_TMPDIR/outside
   run_kiln '?' run --rm $IMG sh -c "touch $marker; touch /../../outside-$$; ls /proc/1/root/ >/dev/null"

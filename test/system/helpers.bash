@@ -24,6 +24,16 @@ kiln_teardown() {
     [[ -e $dir ]] || continue
     "$KILN" unshare rm -rf "$dir" 2>/dev/null || chmod -R u+rwX "$dir" 2>/dev/null || true
   done
+  stop_private_holder
+}
+
+# A test that made an XDG_RUNTIME_DIR of its own also got a user namespace holder of its
+# own (recorded there): stop it, so no test leaves a process behind. The user's shared
+# holder (/run/user/UID) is stopped once at the end of the whole run (contrib/test.sh).
+stop_private_holder() {
+  [[ -n ${XDG_RUNTIME_DIR:-} && $XDG_RUNTIME_DIR != "/run/user/$(id -u)" ]] || return 0
+  [[ -e $XDG_RUNTIME_DIR/kiln/userns-holder ]] || return 0
+  "$KILN" system migrate >/dev/null 2>&1 || true
 }
 
 setup() { kiln_setup; }

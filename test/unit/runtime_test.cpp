@@ -18,6 +18,7 @@
 #include "runtime/container.hpp"
 #include "runtime/mounts.hpp"
 #include "runtime/seccomp_profile.hpp"
+#include "runtime/seccomp_program.hpp"
 #include "runtime/user.hpp"
 #include "userns/userns.hpp"
 #include "util/error.hpp"
@@ -160,6 +161,56 @@ TEST_CASE("default seccomp plan: allowlist, refusals, cap-gated extras") {
   auto arm = context_with(docker_default_capabilities());
   arm.arch = "arm64";
   CHECK(find_rule(plan_seccomp(default_seccomp_profile(), arm), "arch_prctl") == nullptr);
+}
+
+TEST_CASE("seccomp cache key: every input of the compiled program changes it") {
+  auto plan = plan_seccomp(default_seccomp_profile(), context_with(docker_default_capabilities()));
+  std::string key = seccomp_cache_key(plan, "libseccomp 2.5.4 arch 0xc000003e");
+  CHECK(key.size() == 64);
+  CHECK(key == seccomp_cache_key(plan, "libseccomp 2.5.4 arch 0xc000003e"));
+  CHECK(key != seccomp_cache_key(plan, "libseccomp 2.5.5 arch 0xc000003e"));
+  CHECK(key != seccomp_cache_key(plan, "libseccomp 2.5.4 arch 0xc00000b7"));
+
+  auto single = context_with(docker_default_capabilities());
+  single.single_id = true;
+  CHECK(key != seccomp_cache_key(plan_seccomp(default_seccomp_profile(), single), "libseccomp 2.5.4 arch 0xc000003e"));
+
+  auto changed = plan;
+  REQUIRE(!changed.rules.empty());
+  changed.rules[0].errno_ret += 1;
+  CHECK(key != seccomp_cache_key(changed, "libseccomp 2.5.4 arch 0xc000003e"));
+  changed = plan;
+  changed.default_errno = 38;
+  CHECK(key != seccomp_cache_key(changed, "libseccomp 2.5.4 arch 0xc000003e"));
+  changed = plan;
+  changed.architectures.push_back("x32");
+  CHECK(key != seccomp_cache_key(changed, "libseccomp 2.5.4 arch 0xc000003e"));
+  changed = plan;
+  auto with_args = std::find_if(changed.rules.begin(), changed.rules.end(), [](auto& r) { return !r.args.empty(); });
+  REQUIRE(with_args != changed.rules.end());
+  with_args->args[0].value_two ^= 1;
+  CHECK(key != seccomp_cache_key(changed, "libseccomp 2.5.4 arch 0xc000003e"));
+}
+
+TEST_CASE("seccomp cache entries: round trip, and anything torn or altered is refused") {
+  SeccompProgram program{std::string("\x20\x00\x00\x00\x04\x00\x00\x00\x06\x00\x00\x00\x00\x00\xff\x7f", 16)};
+  std::string entry = seccomp_cache_entry(program);
+  auto back = parse_seccomp_cache_entry(entry);
+  REQUIRE(back);
+  CHECK(back->bpf == program.bpf);
+
+  CHECK_FALSE(parse_seccomp_cache_entry(""));
+  CHECK_FALSE(parse_seccomp_cache_entry(entry.substr(0, entry.size() - 8)));  // truncated
+  CHECK_FALSE(parse_seccomp_cache_entry(entry.substr(0, 40)));
+  std::string flipped = entry;
+  flipped.back() ^= 1;
+  CHECK_FALSE(parse_seccomp_cache_entry(flipped));
+  std::string other = entry;
+  other[0] = 'X';
+  CHECK_FALSE(parse_seccomp_cache_entry(other));
+  // A body that is not whole instructions is refused even with a matching digest.
+  CHECK_FALSE(parse_seccomp_cache_entry(seccomp_cache_entry(SeccompProgram{std::string(12, 'a')})));
+  CHECK_FALSE(parse_seccomp_cache_entry(seccomp_cache_entry(SeccompProgram{})));
 }
 
 TEST_CASE("CAP_SYS_ADMIN and friends unlock what Docker unlocks") {
@@ -439,6 +490,54 @@ TEST_CASE("seccomp: the default profile refuses keyctl and user namespaces") {
   CHECK(trimmed(run_capture(spec).out) == "ok");
   spec.args = {"probe", "syscall", "unshare-user"};
   CHECK(trimmed(run_capture(spec).out) == "ok");
+}
+
+TEST_CASE("seccomp: a cached program is written once, reused, and replaced when corrupt") {
+  REQUIRE_PROBE();
+  util::TempDir dir(fs::temp_directory_path(), "kiln-seccomp-cache-");
+  fs::path cache = dir.path() / "seccomp";
+  auto spec = spec_for({"probe", "syscall", "keyctl"});
+  auto run_cached = [&] {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    util::UniqueFd read_end{util::adopt, fds[0]};
+    util::UniqueFd write_end{util::adopt, fds[1]};
+    StartOptions options;
+    options.stdio.out = write_end;
+    options.stdio.err = write_end;
+    options.seccomp_cache = cache;
+    auto process = start(spec, options);
+    write_end.reset();
+    std::string out = util::read_all(read_end);
+    CHECK(process.wait() == 0);
+    return trimmed(out);
+  };
+  CHECK(run_cached() == "EPERM");
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(cache)) entries.push_back(e.path());
+  REQUIRE(entries.size() == 1);
+  std::string first = util::read_file(entries[0]);
+  REQUIRE(parse_seccomp_cache_entry(first));
+  // The same program compiled afresh equals the cached one.
+  auto plan = plan_seccomp(default_seccomp_profile(), [&] {
+    SeccompContext c;
+    c.caps = compute_capabilities(spec.capabilities);
+    c.kernel = running_kernel_version();
+    c.single_id = spec.single_id;
+    return c;
+  }());
+  CHECK(parse_seccomp_cache_entry(first)->bpf == compile_seccomp(plan).bpf);
+  CHECK(entries[0].filename() == seccomp_cache_key(plan, seccomp_build_id()) + ".bpf");
+
+  auto mtime = fs::last_write_time(entries[0]);
+  CHECK(run_cached() == "EPERM");
+  CHECK(fs::last_write_time(entries[0]) == mtime);  // read, not written again
+
+  util::write_file_replace(entries[0], first.substr(0, first.size() / 2));
+  CHECK(run_cached() == "EPERM");
+  CHECK(util::read_file(entries[0]) == first);
+  spec.args = {"probe", "syscall", "unshare-user"};
+  CHECK(run_cached() == "EPERM");
 }
 
 TEST_CASE("seccomp: a JSON profile from a file") {

@@ -220,9 +220,12 @@ TEST_CASE("overlay option strings") {
   options.upper = "/s/upper";
   options.work = "/s/work";
   CHECK(overlay_mount_data(options) == "lowerdir=top:mid:bottom,upperdir=/s/upper,workdir=/s/work,userxattr");
+  options.volatile_upper = true;
+  CHECK(overlay_mount_data(options) ==
+        "lowerdir=top:mid:bottom,upperdir=/s/upper,workdir=/s/work,userxattr,volatile");
   options.upper.clear();
   options.userxattr = false;
-  CHECK(overlay_mount_data(options) == "lowerdir=top:mid:bottom");
+  CHECK(overlay_mount_data(options) == "lowerdir=top:mid:bottom");  // no upper: nothing volatile
 }
 
 TEST_CASE("lower names are padded where overlay needs two, and duplicates refused") {

@@ -1,5 +1,6 @@
 // userns: subid parsing, map planning, the single-id fallback decision, uid_map
-// parsing and id translation; suite "userns" enters a namespace in a forked child.
+// parsing and id translation, the holder record and its validation; suite "userns"
+// enters a namespace in a forked child.
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
@@ -7,6 +8,7 @@
 
 #include <cstdlib>
 
+#include "userns/holder.hpp"
 #include "userns/userns.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -92,6 +94,42 @@ TEST_CASE("parse_id_map and to_host") {
   auto identity = userns::parse_id_map("0 0 4294967295\n");
   CHECK(userns::to_host(identity, 4294967294U) == 4294967294U);
   CHECK(userns::parse_id_map("garbage\n1 2\n").empty());
+}
+
+TEST_CASE("holder records: format, parse, and refuse anything else") {
+  userns::HolderRecord record{4242, 987654, 4026532194};
+  std::string text = userns::format_holder_record(record);
+  CHECK(text == "pid 4242\nstart 987654\nuserns 4026532194\n");
+  auto back = userns::parse_holder_record(text);
+  REQUIRE(back);
+  CHECK(*back == record);
+  for (std::string bad : {"", "garbage\n", "pid 4242\nstart 987654\n", "pid 0\nstart 1\nuserns 1\n",
+                          "pid -1\nstart 1\nuserns 1\n", "pid 12x\nstart 1\nuserns 1\n",
+                          "start 1\npid 2\nuserns 1\n", "pid 99999999999\nstart 1\nuserns 1\n",
+                          "pid 1\nstart 1\nuserns 1\nextra 1\n"})
+    CHECK_MESSAGE(!userns::parse_holder_record(bad), bad);
+}
+
+TEST_CASE("a holder is trusted only when pid, namespace, owner and map all match") {
+  userns::IdMap planned = userns::plan_map(1001, 1001, {{0, 100000, 65536}}, {{0, 100000, 65536}});
+  userns::HolderRecord record{4242, 987654, 4026532194};
+  userns::HolderObservation seen{987654, 4026532194, 1001, planned};
+  CHECK(userns::holder_matches(record, seen, 1001, planned));
+
+  auto changed = seen;
+  changed.start_time += 1;  // the pid was reused by a later process
+  CHECK_FALSE(userns::holder_matches(record, changed, 1001, planned));
+  changed = seen;
+  changed.userns_inode += 1;  // the process is in another namespace
+  CHECK_FALSE(userns::holder_matches(record, changed, 1001, planned));
+  CHECK_FALSE(userns::holder_matches(record, seen, 1002, planned));  // someone else's namespace
+  changed = seen;
+  changed.map.uids.pop_back();  // the subuid range changed since it started
+  CHECK_FALSE(userns::holder_matches(record, changed, 1001, planned));
+  changed = seen;
+  changed.map.gids[1].size = 1000;
+  CHECK_FALSE(userns::holder_matches(record, changed, 1001, planned));
+  CHECK(userns::holder_record_path("/run/user/1001/kiln") == "/run/user/1001/kiln/userns-holder");
 }
 
 TEST_CASE("find_program") {
