@@ -82,6 +82,11 @@ Context build_context(const SeccompPlan& plan) {
   std::uint32_t default_action = to_libseccomp(plan.default_action, plan.default_errno);
   Context ctx(seccomp_init(default_action));
   if (!ctx) throw util::sys_error("seccomp_init");
+  // A binary tree of syscall numbers instead of libseccomp's default linear chain: the
+  // same decisions, in about a tenth of the instructions per syscall for a Docker-sized
+  // profile, and a shorter program for the kernel to check and translate at load.
+  if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); rc < 0)
+    throw util::sys_error_code(-rc, "seccomp_attr_set SCMP_FLTATR_CTL_OPTIMIZE");
   for (const auto& arch_name : plan.architectures) {
     std::uint32_t arch = seccomp_arch_resolve_name(arch_name.c_str());
     if (arch == 0) fail(ErrorKind::invalid_input, "seccomp: unknown architecture \"{}\"", arch_name);
@@ -128,7 +133,7 @@ SeccompProgram compile_seccomp(const SeccompPlan& plan) {
 
 std::string seccomp_build_id() {
   const scmp_version* version = seccomp_version();
-  return fmt::format("libseccomp {}.{}.{} arch {:#x}", version->major, version->minor, version->micro,
+  return fmt::format("libseccomp {}.{}.{} arch {:#x} tree", version->major, version->minor, version->micro,
                      seccomp_arch_native());
 }
 
