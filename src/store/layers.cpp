@@ -24,6 +24,16 @@ void sync_tree(const fs::path& dir) {
   if (::syncfs(fd.get()) < 0) throw util::sys_error("syncfs {}", dir.string());
 }
 
+// A layer record may be published only when its parent layer and its blob are there.
+void require_references(const Store& store, const LayerRecord& record) {
+  if (record.parent && !store.has_layer(*record.parent))
+    fail(ErrorKind::not_found, "layer {}: parent layer {} is not in the store", record.chain_id.str(),
+         record.parent->str());
+  if (record.blob && !store.has_blob(*record.blob))
+    fail(ErrorKind::not_found, "layer {}: blob {} is not in the store", record.chain_id.str(),
+         record.blob->str());
+}
+
 }  // namespace
 
 fs::path Store::layer_path(const Digest& chain) const { return root_ / "layers" / std::string(chain.hex()); }
@@ -59,12 +69,7 @@ LayerRecord Store::publish_staged_layer(LayerRecord record, StagingDir& entry) {
 
   auto lock = write_lock();
   if (auto existing = try_layer(record.chain_id)) return std::move(*existing);  // someone was first
-  if (record.parent && !has_layer(*record.parent))
-    fail(ErrorKind::not_found, "layer {}: parent layer {} is not in the store", record.chain_id.str(),
-         record.parent->str());
-  if (record.blob && !has_blob(*record.blob))
-    fail(ErrorKind::not_found, "layer {}: blob {} is not in the store", record.chain_id.str(),
-         record.blob->str());
+  require_references(*this, record);
   failpoint("layer-before-rename");
   util::rename_durable(entry.path(), layer_path(record.chain_id));
   failpoint("layer-after-rename");
@@ -145,12 +150,7 @@ std::vector<LayerRecord> Store::publish_layers(std::vector<StagedLayer>& layers)
         out.push_back(std::move(*existing));
         continue;
       }
-      if (record.parent && !has_layer(*record.parent))
-        fail(ErrorKind::not_found, "layer {}: parent layer {} is not in the store", record.chain_id.str(),
-             record.parent->str());
-      if (record.blob && !has_blob(*record.blob))
-        fail(ErrorKind::not_found, "layer {}: blob {} is not in the store", record.chain_id.str(),
-             record.blob->str());
+      require_references(*this, record);
       failpoint("layer-before-rename");
       fs::path target = layer_path(record.chain_id);
       if (::rename(staged.entry.path().c_str(), target.c_str()) < 0)
