@@ -18,6 +18,10 @@ setup_file() {
 }
 
 teardown_file() { stop_registry; }
+teardown() {
+    stop_blob_proxy
+    kiln_teardown
+}
 
 # kiln_has COMMAND: the kiln under test has that command (others land separately).
 kiln_has() { "$KILN" "$@" --help >/dev/null 2>&1; }

@@ -135,8 +135,8 @@ start_proxy_for_plain() {
 }
 
 teardown() {
-    [[ -n ${BLOB_PROXY_PID:-} ]] && kill "$BLOB_PROXY_PID" 2>/dev/null
-    [[ -n ${PLAIN_PID:-} ]] && kill "$PLAIN_PID" 2>/dev/null
-    unset BLOB_PROXY_PID PLAIN_PID
+    stop_blob_proxy
+    if [[ -n ${PLAIN_PID:-} ]]; then kill "$PLAIN_PID" 2>/dev/null || true; fi
+    unset PLAIN_PID
     kiln_teardown
 }

@@ -20,6 +20,7 @@
 #   front of $REGISTRY (see that file); exports BLOB_PROXY (127.0.0.1:PORT),
 #   BLOB_PROXY_PID, BLOB_PROXY_LOG (one line per request).
 # stop_registry: stops the registry, token server and proxy; safe to call twice.
+# stop_blob_proxy: stops a proxy a test started (teardown_file cannot see a test's pid).
 # registry_curl ARGS...: curl against $REGISTRY with the CA (when TLS) and creds.
 # registry_blob_path DIGEST: the file the registry stores a blob in (to tamper with it).
 
@@ -191,6 +192,14 @@ start_blob_proxy() {
     fi
     BLOB_PROXY=127.0.0.1:$(cat "$dir/proxy.port")
     export BLOB_PROXY BLOB_PROXY_PID BLOB_PROXY_LOG
+}
+
+stop_blob_proxy() {
+    if [[ -n ${BLOB_PROXY_PID:-} ]] && kill -0 "$BLOB_PROXY_PID" 2>/dev/null; then
+        kill "$BLOB_PROXY_PID" 2>/dev/null || true
+        wait "$BLOB_PROXY_PID" 2>/dev/null || true
+    fi
+    unset BLOB_PROXY_PID
 }
 
 stop_registry() {
