@@ -95,16 +95,6 @@ private:
   pid_t pid_ = -1;
 };
 
-std::vector<std::string> helper_args(const char* name, pid_t target, const std::vector<IdRange>& ranges) {
-  std::vector<std::string> args{name, std::to_string(target)};
-  for (const auto& r : ranges) {
-    args.push_back(std::to_string(r.container_id));
-    args.push_back(std::to_string(r.host_id));
-    args.push_back(std::to_string(r.size));
-  }
-  return args;
-}
-
 [[noreturn]] void throw_unshare_error(int code) {
   std::string hint;
   if (code == EPERM || code == EACCES)
@@ -118,8 +108,8 @@ std::vector<std::string> helper_args(const char* name, pid_t target, const std::
 // unshare with the helpers writing our maps.
 void unshare_with_helpers(const EntryPlan& plan) {
   pid_t self = ::getpid();
-  auto uid_args = helper_args("newuidmap", self, plan.map.uids);
-  auto gid_args = helper_args("newgidmap", self, plan.map.gids);
+  auto uid_args = map_helper_args("newuidmap", self, plan.map.uids);
+  auto gid_args = map_helper_args("newgidmap", self, plan.map.gids);
   std::string uid_path = find_program("newuidmap");
   std::string gid_path = find_program("newgidmap");
   auto [go_read, go_write] = make_pipe();

@@ -153,16 +153,11 @@ pid_t fork_holder() {
 
 /// Runs newuidmap and newgidmap for `target` at once; throws with their output on failure.
 void map_with_helpers(pid_t target, const IdMap& map) {
-  auto args_for = [target](const char* name, const std::vector<IdRange>& ranges) {
-    std::vector<std::string> args{name, std::to_string(target)};
-    for (const auto& r : ranges)
-      for (auto v : {r.container_id, r.host_id, r.size}) args.push_back(std::to_string(v));
-    return args;
-  };
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) < 0) throw util::sys_error("pipe2");
   util::UniqueFd err_read{util::adopt, fds[0]}, err_write{util::adopt, fds[1]};
-  std::vector<std::vector<std::string>> commands{args_for("newuidmap", map.uids), args_for("newgidmap", map.gids)};
+  std::vector<std::vector<std::string>> commands{map_helper_args("newuidmap", target, map.uids),
+                                                 map_helper_args("newgidmap", target, map.gids)};
   std::vector<pid_t> pids;
   for (const auto& args : commands) {
     std::string path = find_program(args[0]);

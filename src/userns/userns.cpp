@@ -122,6 +122,16 @@ IdMap current_map() {
                parse_id_map(util::read_file("/proc/self/gid_map"))};
 }
 
+std::vector<std::string> map_helper_args(const char* name, pid_t target, const std::vector<IdRange>& ranges) {
+  std::vector<std::string> args{name, std::to_string(target)};
+  for (const auto& r : ranges) {
+    args.push_back(std::to_string(r.container_id));
+    args.push_back(std::to_string(r.host_id));
+    args.push_back(std::to_string(r.size));
+  }
+  return args;
+}
+
 std::string find_program(std::string_view name) {
   const char* env_path = std::getenv("PATH");
   std::string search = env_path && *env_path ? env_path : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";

@@ -62,6 +62,10 @@ EntryPlan plan_entry(uid_t uid, gid_t gid, std::string_view user_name, std::stri
 /// (getpwuid, not $USER) and $PATH.
 EntryPlan plan_entry_for(uid_t uid, gid_t gid);
 
+/// The argv of newuidmap/newgidmap (`name`) writing `ranges` for process `target`:
+/// NAME PID then container, host, size per range. Pure.
+std::vector<std::string> map_helper_args(const char* name, pid_t target, const std::vector<IdRange>& ranges);
+
 /// The full path of an executable found in $PATH (a standard list when unset); empty if none.
 std::string find_program(std::string_view name);
 

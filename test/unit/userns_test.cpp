@@ -212,3 +212,9 @@ TEST_SUITE("userns") {
     CHECK(out == "same");
   }
 }
+
+TEST_CASE("map_helper_args: name, pid, then container host size per range") {
+  std::vector<userns::IdRange> ranges{{0, 1001, 1}, {1, 100000, 65536}};
+  CHECK(userns::map_helper_args("newuidmap", 42, ranges) ==
+        std::vector<std::string>{"newuidmap", "42", "0", "1001", "1", "1", "100000", "65536"});
+}
