@@ -1,4 +1,5 @@
-// import_layer and import_rootfs. A layer blob of unknown diff id is read twice
+// import_layer, import_rootfs, and unpack_image (a pulled image's layers, extracted
+// on first use). A layer blob of unknown diff id is read twice
 // (once to hash the tar stream, once to extract): the chain id must be known
 // before extraction so concurrent importers of the same layer queue on its
 // object lock and extract it once. A rootfs tarball is extracted once into
@@ -8,6 +9,9 @@
 #include <archive.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <exception>
+#include <thread>
 
 #include "image/change.hpp"
 #include "image/config.hpp"
@@ -151,6 +155,117 @@ WrittenImage import_rootfs(store::Store& store, util::Fd input, std::string_view
     return write_image(store, {layer_record}, config.bytes(), write_options);
   } catch (...) {
     util::rethrow_with("import {}", source);
+  }
+}
+
+namespace {
+
+// An image's layer chain as its config describes it, checked against the record.
+std::vector<util::Digest> config_diff_ids(const store::Store& store, const store::ImageRecord& image) {
+  auto config = image::ImageConfig::parse(store.read_blob(image.config_digest));
+  if (config.diff_ids.size() != image.layers.size() || store::chain_ids(config.diff_ids) != image.layers)
+    fail(ErrorKind::corrupt, "image {}: its config's diff ids do not give its layers", image.id.short_hex());
+  return config.diff_ids;
+}
+
+}  // namespace
+
+std::vector<store::LayerRecord> image_layers(const store::Store& store, const store::ImageRecord& image) {
+  std::vector<store::LayerRecord> out;
+  std::optional<std::vector<util::Digest>> diff_ids;
+  for (std::size_t i = 0; i < image.layers.size(); ++i) {
+    const util::Digest& chain = image.layers[i];
+    if (auto record = store.try_layer(chain)) {
+      out.push_back(std::move(*record));
+      continue;
+    }
+    if (i >= image.layer_blobs.size()) fail(ErrorKind::not_found, "layer {} is not in the store", chain.str());
+    if (!diff_ids) diff_ids = config_diff_ids(store, image);
+    store::LayerRecord record;
+    record.chain_id = chain;
+    record.diff_id = (*diff_ids)[i];
+    if (i > 0) record.parent = image.layers[i - 1];
+    record.blob = image.layer_blobs[i];
+    record.compressed_size = store.blob_size(*record.blob);
+    record.size = store.layer_size_hint(*record.blob);
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+bool image_unpacked(const store::Store& store, const store::ImageRecord& image) {
+  for (const auto& chain : image.layers)
+    if (!store.has_layer(chain)) return false;
+  return true;
+}
+
+void unpack_image(store::Store& store, const store::ImageRecord& image, std::optional<bool> single_id) {
+  if (image_unpacked(store, image)) return;
+  try {
+    std::vector<store::LayerRecord> records = image_layers(store, image);
+    bool single = decide_single_id(single_id);
+    // The missing layers' locks, base first (the order every unpack and pull takes them
+    // in); one that got extracted while we waited is reused.
+    struct Job {
+      const store::LayerRecord* record;
+      util::FileLock lock;
+      std::optional<store::StagedLayer> staged;
+      std::exception_ptr error;
+    };
+    std::vector<Job> jobs;
+    for (const auto& record : records) {
+      if (store.has_layer(record.chain_id)) continue;
+      util::FileLock lock = store.layer_lock(record.chain_id);
+      if (store.has_layer(record.chain_id)) continue;
+      jobs.push_back(Job{&record, std::move(lock), std::nullopt, nullptr});
+    }
+    auto extract = [&](Job& job, store::Store& own) {
+      try {
+        const store::LayerRecord& want = *job.record;
+        store::StagingDir entry = own.stage_layer();
+        auto fd = util::open_read(own.blob_path(*want.blob));
+        layer::ApplyResult applied;
+        try {
+          applied = layer::apply_layer(fd, entry.path() / "diff", apply_options(single));
+        } catch (const Error& e) {
+          util::rethrow_with("layer blob {}", want.blob->str());
+        }
+        if (applied.diff_id != want.diff_id)
+          fail(ErrorKind::corrupt, "layer blob {} has diff id {}, the config says {}", want.blob->str(),
+               applied.diff_id.str(), want.diff_id.str());
+        store::LayerRecord record = want;
+        record.compressed_size = applied.compressed_size;
+        record.size = applied.uncompressed_size;
+        record.created = store::Clock::now();
+        job.staged.emplace(store::StagedLayer{std::move(record), std::move(entry)});
+      } catch (...) {
+        job.error = std::current_exception();
+      }
+    };
+    {
+      // Layers are independent diffs: all extract at once, each thread with a Store of
+      // its own (a Store is for one thread). The first stays on this thread.
+      std::string root = store.root().string();
+      std::vector<std::jthread> threads;  // after what they use: joined first
+      for (std::size_t i = 1; i < jobs.size(); ++i)
+        threads.emplace_back([&, i] {
+          try {
+            store::Store own = store::Store::open(root);
+            extract(jobs[i], own);
+          } catch (...) {
+            jobs[i].error = std::current_exception();
+          }
+        });
+      if (!jobs.empty()) extract(jobs[0], store);
+    }
+    std::vector<store::StagedLayer> staged;
+    for (auto& job : jobs) {
+      if (job.error) std::rethrow_exception(job.error);
+      staged.push_back(std::move(*job.staged));
+    }
+    store.publish_layers(staged);
+  } catch (...) {
+    util::rethrow_with("unpack image {}", image.id.short_hex());
   }
 }
 

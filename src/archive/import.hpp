@@ -34,6 +34,23 @@ struct ImportLayerOptions {
 store::LayerRecord import_layer(store::Store& store, const std::filesystem::path& blob_file,
                                 const std::optional<util::Digest>& parent, const ImportLayerOptions& options = {});
 
+/// The records of an image's layers, base first: the store's own for extracted layers;
+/// for a layer a pull left unextracted (see store::ImageRecord::layer_blobs), a record
+/// made from its blob and the config's diff id, whose tree is not there yet. Enough for
+/// what needs only the blobs (save, push). Throws kiln::Error(corrupt) when the config
+/// does not match the record's layers.
+std::vector<store::LayerRecord> image_layers(const store::Store& store, const store::ImageRecord& image);
+
+/// True when every layer of image is extracted.
+bool image_unpacked(const store::Store& store, const store::ImageRecord& image);
+
+/// Extracts the layers of image that are not extracted yet (a pull stores only blobs),
+/// all at once, each checked against the config's diff id, and publishes them base
+/// first in one batch; a concurrent unpack of the same layer is waited for and reused.
+/// A mismatch or a hostile tarball is a kiln::Error naming the layer, and publishes
+/// nothing. Run inside kiln's user namespace (files are chowned). No-op when all are there.
+void unpack_image(store::Store& store, const store::ImageRecord& image, std::optional<bool> single_id = {});
+
 struct ImportOptions {
   /// Full, normalised names for the new image; empty: a dangling image.
   std::vector<std::string> names;

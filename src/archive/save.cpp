@@ -19,6 +19,7 @@
 #include "archive/archive_output.hpp"
 #include "archive/docker_archive.hpp"
 #include "archive/image_writer.hpp"
+#include "archive/import.hpp"
 #include "archive/lookup.hpp"
 #include "archive/oci_layout.hpp"
 #include "image/config.hpp"
@@ -83,10 +84,12 @@ std::vector<PlannedImage> make_plan(const store::Store& store, const std::vector
     if (item.name) planned.names.push_back(*item.name);
     planned.config_bytes = store.read_blob(planned.record.config_digest);
     std::vector<store::LayerRecord> records;
-    for (const auto& chain : planned.record.layers) {
+    std::vector<store::LayerRecord> stored = image_layers(store, planned.record);  // extracted or not
+    for (std::size_t i = 0; i < stored.size(); ++i) {
+      const util::Digest& chain = stored[i].chain_id;
       auto it = opened.find(chain);
       if (it == opened.end()) {
-        PlannedLayer layer{store.layer(chain), {}, 0};
+        PlannedLayer layer{stored[i], {}, 0};
         if (!layer.record.blob)
           fail(ErrorKind::not_found, "image {}: layer {} has no blob in the store", planned.record.id.short_hex(),
                chain.str());

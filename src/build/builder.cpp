@@ -15,6 +15,7 @@
 #include <set>
 
 #include "archive/image_writer.hpp"
+#include "archive/import.hpp"
 #include "archive/lookup.hpp"
 #include "build/build.hpp"
 #include "build/cache.hpp"
@@ -171,6 +172,10 @@ const store::ImageRecord& Builder::find_image(const std::string& name) {
   if (!found.image)
     fail(ErrorKind::not_found, "no such image: {}{}", name,
          options_.pull == PullPolicy::never ? " (--pull=never)" : options_.pull_image ? "" : " (pulling is not available)");
+  if (!archive::image_unpacked(store_, *found.image)) {
+    enter_namespace(fmt::format("extract the layers of {}", name));  // extraction chowns
+    archive::unpack_image(store_, *found.image);
+  }
   return images_.emplace(name, *found.image).first->second;
 }
 

@@ -38,7 +38,6 @@ std::int64_t parse_epoch(std::string_view text, std::string_view what) {
 // Pulls a base image for the builder: each search-registry candidate of name in turn,
 // as `kiln pull` does.
 void pull_base(const Args& args, const Context& ctx, store::Store& store, const std::string& name) {
-  userns::enter();  // extraction chowns to the image's ids
   std::string text = name.starts_with("docker://") ? name.substr(9) : name;
   auto candidates = image::resolve_candidates(text, ctx.config.search_registries);
   registry::PullOptions options;

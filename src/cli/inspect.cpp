@@ -173,6 +173,7 @@ std::vector<HistoryRow> history_rows(const store::Store& store, const store::Ima
     if (!entry.empty_layer && layer < record.layers.size()) {
       const auto& chain = record.layers[layer++];
       if (auto layer_record = store.try_layer(chain)) row.size = layer_record->size;
+      else if (layer <= record.layer_blobs.size()) row.size = store.layer_size_hint(record.layer_blobs[layer - 1]);
       for (const auto& other : index.images())
         if (other.id != record.id && other.top_layer == chain && other.layers.size() == layer) {
           row.id = std::string(other.id.hex());

@@ -149,7 +149,8 @@ const Registration kPull{[] {
       .description = "Downloads IMAGE (by tag or @sha256 digest) into the store. A short name is tried "
                      "in each search registry of the configuration in turn. A manifest list or index "
                      "resolves to this host's platform or --platform. Layers are fetched in parallel "
-                     "and verified; layers already in the store are not fetched again. Prints the "
+                     "and verified; layers already in the store are not fetched again. They are "
+                     "extracted by the first run, create or build that uses the image. Prints the "
                      "image id.",
       .options = {{"quiet", 'q', "", "Print nothing but the image id"},
                   {"platform", 0, "OS/ARCH[/VARIANT]", "Pick this platform from a manifest list"},
@@ -157,6 +158,7 @@ const Registration kPull{[] {
       .min_args = 1,
       .max_args = 1,
       .arg_complete = Complete::image,
+      .needs_userns = false,  // stores blobs only: extraction waits for the first run
       .run = run_pull,
   };
 }};

@@ -1,12 +1,12 @@
 // Pulling one image from a registry into the store: the manifest (an index or
-// manifest list resolved to the wanted platform), the config, and the layers,
-// downloaded in parallel into tmp/ staging and extracted while they arrive,
-// every byte verified before anything is published; the layers are then
-// published base first with one flush for all. A layer the store has is not
-// fetched again; a blob or layer another kiln process is fetching into the same
-// store is waited for (its object lock) and reused. The image record keeps the
-// manifest bytes exactly as received, so pull by digest and RepoDigests stay the
-// registry's.
+// manifest list resolved to the wanted platform), the config, and the layer blobs,
+// downloaded in parallel into tmp/ staging, every byte verified before anything is
+// published. Layers are not extracted: the record lists their blobs and the first
+// run, create or build extracts them (archive::unpack_image). A blob or layer the
+// store has is not fetched again; a blob another kiln process is fetching into the
+// same store is waited for (its object lock) and reused. The image record keeps
+// the manifest bytes exactly as received, so pull by digest and RepoDigests stay
+// the registry's.
 #pragma once
 
 #include <cstddef>
@@ -30,8 +30,6 @@ struct PullOptions {
   TransferProgress* progress = nullptr;
   /// Parallel layer downloads.
   std::size_t transfers = kDefaultTransfers;
-  /// Skip chown while extracting; nullopt: decide from the current user namespace.
-  std::optional<bool> single_id;
 };
 
 /// What a pull stored.
@@ -42,8 +40,7 @@ struct PulledImage {
   std::size_t layers_downloaded = 0;
 };
 
-/// Pulls ref (its registry is client's host) into store, which must be opened inside
-/// kiln's user namespace. Throws kiln::Error: not_found for a missing image or no entry
+/// Pulls ref (its registry is client's host) into store; needs no user namespace. Throws kiln::Error: not_found for a missing image or no entry
 /// for the platform, unauthorized, corrupt for a digest mismatch, invalid_input for
 /// schema 1; the store is then left without any record of the image.
 PulledImage pull_image(store::Store& store, RegistryClient& client, const image::Reference& ref,

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "archive/image_writer.hpp"
+#include "archive/import.hpp"
 #include "image/manifest.hpp"
 #include "registry/recompress.hpp"
 #include "util/error.hpp"
@@ -29,9 +30,7 @@ image::Manifest stored_manifest(const store::Store& store, const store::ImageRec
   if (image.manifest_digest && store.has_blob(*image.manifest_digest))
     return image::Manifest::parse(store.read_blob(*image.manifest_digest));
   // An image recorded without a manifest: describe its layers' stored blobs.
-  std::vector<store::LayerRecord> layers;
-  for (const auto& chain : image.layers) layers.push_back(store.layer(chain));
-  return archive::build_manifest(store, layers, store.read_blob(image.config_digest), false);
+  return archive::build_manifest(store, archive::image_layers(store, image), store.read_blob(image.config_digest), false);
 }
 
 }  // namespace

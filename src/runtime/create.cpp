@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "archive/import.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -232,6 +233,7 @@ image::ImageConfig image_config_of(const store::Store& store, const store::Image
 
 store::ContainerRecord create_container(store::Store& store, const store::ImageRecord& image,
                                         const CreateOptions& options, const std::string& driver) {
+  archive::unpack_image(store, image, options.single_id);  // a pulled image's first use
   ContainerConfig config = merge_config(image_config_of(store, image).config, options);
   config.driver = driver;
 

@@ -122,12 +122,25 @@ std::uint64_t Store::blob_size(const Digest& digest) const {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
+std::uint64_t Store::layer_size_hint(const Digest& digest) const {
+  auto fd = util::open_read(blob_path(digest));
+  struct stat st;
+  if (::fstat(fd.get(), &st) < 0) throw util::sys_error("stat {}", blob_path(digest).string());
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  unsigned char head[2] = {0, 0}, tail[4] = {0, 0, 0, 0};
+  // gzip (RFC 1952): the last four bytes of a member are its uncompressed size mod 2^32.
+  if (size < 18 || ::pread(fd.get(), head, 2, 0) != 2 || head[0] != 0x1f || head[1] != 0x8b) return size;
+  if (::pread(fd.get(), tail, 4, static_cast<off_t>(size - 4)) != 4) return size;
+  return std::uint64_t{tail[0]} | std::uint64_t{tail[1]} << 8 | std::uint64_t{tail[2]} << 16 |
+         std::uint64_t{tail[3]} << 24;
+}
+
 bool Store::remove_blob(const Digest& digest) {
   auto lock = write_lock();
   auto index = *load_index();
   for (const auto& image : index.images())
-    if (image.config_digest == digest || image.manifest_digest == digest)
-      fail(ErrorKind::conflict, "blob {} is used by image {}", digest.str(), image.id.short_hex());
+    for (const auto& used : referenced_blobs(image))
+      if (used == digest) fail(ErrorKind::conflict, "blob {} is used by image {}", digest.str(), image.id.short_hex());
   for (const auto& layer : list_layers())
     if (layer.blob == digest)
       fail(ErrorKind::conflict, "blob {} is used by layer {}", digest.str(), layer.chain_id.short_hex());

@@ -149,10 +149,18 @@ CheckReport Store::check(bool repair) {
     if (image.manifest_digest && !blobs.count(*image.manifest_digest))
       why.push_back("manifest blob " + image.manifest_digest->str() + " missing");
     std::optional<Digest> below;
-    for (const auto& chain : image.layers) {
+    for (std::size_t i = 0; i < image.layers.size(); ++i) {
+      const Digest& chain = image.layers[i];
       auto found = layers.find(chain);
-      if (found == layers.end()) why.push_back("layer " + chain.str() + " missing");
-      else if (found->second.parent != below) why.push_back("layer " + chain.str() + " out of order");
+      if (found != layers.end()) {
+        if (found->second.parent != below) why.push_back("layer " + chain.str() + " out of order");
+      } else if (i < image.layer_blobs.size()) {
+        // Not extracted yet: its blob must be here.
+        if (!blobs.count(image.layer_blobs[i]))
+          why.push_back("layer " + chain.str() + " missing, and its blob " + image.layer_blobs[i].str());
+      } else {
+        why.push_back("layer " + chain.str() + " missing");
+      }
       below = chain;
     }
     if (image.top_layer != below) why.push_back("top layer is not the last layer");
@@ -210,8 +218,7 @@ GcReport Store::gc(std::chrono::seconds grace) {
   auto index = *load_index();
   for (const auto& image : index.images()) {
     used_layers.insert(image.layers.begin(), image.layers.end());
-    used_blobs.insert(image.config_digest);
-    if (image.manifest_digest) used_blobs.insert(*image.manifest_digest);
+    for (const auto& blob : referenced_blobs(image)) used_blobs.insert(blob);
   }
   std::map<Digest, LayerRecord> layers;
   for (auto& record : list_layers()) layers.emplace(record.chain_id, std::move(record));

@@ -33,6 +33,7 @@ void append_unique(std::vector<T>& values, const T& value) {
 //   kiln-image-index 1
 //   <id hex> TAB <created, ns since the epoch> TAB <size> TAB <manifest digest> TAB
 //     <manifest media type> TAB <names> TAB <repo digests> TAB <layer chain id hexes>
+//     [TAB <layer blob hexes>]   (only when the record has layer_blobs)
 //   ...
 //   end <number of images>
 // Empty fields and lists are "-"; lists are comma-separated. config_digest is the
@@ -42,7 +43,7 @@ void append_unique(std::vector<T>& values, const T& value) {
 namespace {
 
 constexpr std::string_view kHeader = "kiln-image-index 1";
-constexpr std::size_t kFields = 8;
+constexpr std::size_t kFields = 8;  // and an optional ninth: the layer blobs
 
 std::string_view or_dash(std::string_view text) { return text.empty() ? "-" : text; }
 
@@ -86,6 +87,9 @@ void ImageIndex::check_storable(const ImageRecord& record) {
       fail(ErrorKind::invalid_input, "repo digest \"{}\" is not valid", digest);
   if (forbidden(record.manifest_media_type) || record.manifest_media_type == "-")
     fail(ErrorKind::invalid_input, "media type \"{}\" is not valid", record.manifest_media_type);
+  if (!record.layer_blobs.empty() && record.layer_blobs.size() != record.layers.size())
+    fail(ErrorKind::invalid_input, "image {}: {} layer blobs for {} layers", record.id.str(), record.layer_blobs.size(),
+         record.layers.size());
 }
 
 ImageIndex ImageIndex::parse(std::string_view text, std::string_view what) {
@@ -113,7 +117,7 @@ ImageIndex ImageIndex::parse(std::string_view text, std::string_view what) {
       continue;
     }
     auto fields = split_view(line, '\t');
-    if (fields.size() != kFields) bad("wrong number of fields");
+    if (fields.size() != kFields && fields.size() != kFields + 1) bad("wrong number of fields");
     ImageRecord r;
     r.id = r.config_digest = digest_of(fields[0]);
     std::int64_t ns = 0;
@@ -131,6 +135,10 @@ ImageIndex ImageIndex::parse(std::string_view text, std::string_view what) {
     if (fields[7] != "-")
       for (auto hex : split_view(fields[7], ',')) r.layers.push_back(digest_of(hex));
     if (!r.layers.empty()) r.top_layer = r.layers.back();
+    if (fields.size() > kFields) {
+      for (auto hex : split_view(fields[kFields], ',')) r.layer_blobs.push_back(digest_of(hex));
+      if (r.layer_blobs.size() != r.layers.size()) bad("layer blobs do not match the layers");
+    }
     index.images_.push_back(std::move(r));
   }
   if (!ended) fail(ErrorKind::corrupt, "{}: truncated (no end line)", what);
@@ -159,6 +167,10 @@ std::string ImageIndex::serialize() const {
     for (std::size_t i = 0; i < r.layers.size(); ++i) {
       if (i) out += ',';
       out += r.layers[i].hex();
+    }
+    for (std::size_t i = 0; i < r.layer_blobs.size(); ++i) {
+      out += i ? ',' : '\t';
+      out += r.layer_blobs[i].hex();
     }
     out += '\n';
   }

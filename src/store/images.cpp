@@ -65,12 +65,18 @@ ImageRecord Store::add_image(ImageRecord record) {
         fail(ErrorKind::not_found, "manifest blob {} is not in the store", r.manifest_digest->str());
       std::optional<Digest> below;
       r.size = 0;
-      for (const auto& chain : r.layers) {
+      for (std::size_t i = 0; i < r.layers.size(); ++i) {
+        const Digest& chain = r.layers[i];
         auto layer_record = try_layer(chain);
-        if (!layer_record) fail(ErrorKind::not_found, "layer {} is not in the store", chain.str());
-        if (layer_record->parent != below)
-          fail(ErrorKind::invalid_input, "layer {} does not sit on the layer listed below it", chain.str());
-        r.size += layer_record->size;
+        if (layer_record) {
+          if (layer_record->parent != below)
+            fail(ErrorKind::invalid_input, "layer {} does not sit on the layer listed below it", chain.str());
+          r.size += layer_record->size;
+        } else if (i < r.layer_blobs.size() && has_blob(r.layer_blobs[i])) {
+          r.size += layer_size_hint(r.layer_blobs[i]);  // extracted on first use
+        } else {
+          fail(ErrorKind::not_found, "layer {} is not in the store", chain.str());
+        }
         below = chain;
       }
       r.top_layer = below;
@@ -162,8 +168,7 @@ RemovedImage Store::remove_image(const Digest& id) {
     std::set<Digest> used_blobs;
     for (const auto& image : index.images()) {
       used_layers.insert(image.layers.begin(), image.layers.end());
-      used_blobs.insert(image.config_digest);
-      if (image.manifest_digest) used_blobs.insert(*image.manifest_digest);
+      for (const auto& blob : referenced_blobs(image)) used_blobs.insert(blob);
     }
     for (const auto& container : containers) {
       // A container's rw layer sits on its top layer and, through it, on every parent.
@@ -184,8 +189,7 @@ RemovedImage Store::remove_image(const Digest& id) {
         if (!doomed.count(layer_record.chain_id) && layer_record.parent && doomed.erase(*layer_record.parent))
           changed = true;
     }
-    std::vector<Digest> candidate_blobs{record->config_digest};
-    if (record->manifest_digest) candidate_blobs.push_back(*record->manifest_digest);
+    std::vector<Digest> candidate_blobs = referenced_blobs(*record);
     for (const auto& layer_record : all_layers) {
       if (!layer_record.blob) continue;
       if (doomed.count(layer_record.chain_id))
@@ -195,7 +199,7 @@ RemovedImage Store::remove_image(const Digest& id) {
     }
     // Top down, so a layer never loses its parent while it is still published.
     for (auto it = record->layers.rbegin(); it != record->layers.rend(); ++it) {
-      if (!doomed.count(*it)) continue;
+      if (!doomed.count(*it) || !has_layer(*it)) continue;  // a pulled layer never extracted
       unpublish(layer_path(*it), graves);
       removed.layers.push_back(*it);
       doomed.erase(*it);  // an image listing a layer twice removes it once

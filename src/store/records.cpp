@@ -113,6 +113,8 @@ LayerRecord layer_from_json(const Json& json, std::string_view what) {
 Json to_json(const ImageRecord& r) {
   Json layers = Json::array();
   for (const auto& layer : r.layers) layers.push_back(layer.str());
+  Json layer_blobs = Json::array();
+  for (const auto& blob : r.layer_blobs) layer_blobs.push_back(blob.str());
   return Json{{"id", r.id.str()},
               {"names", r.names},
               {"digests", r.digests},
@@ -121,8 +123,16 @@ Json to_json(const ImageRecord& r) {
               {"config_digest", r.config_digest.str()},
               {"top_layer", optional_json(r.top_layer)},
               {"layers", std::move(layers)},
+              {"layer_blobs", std::move(layer_blobs)},
               {"created", util::rfc3339(r.created)},
               {"size", r.size}};
+}
+
+std::vector<Digest> referenced_blobs(const ImageRecord& record) {
+  std::vector<Digest> out{record.config_digest};
+  if (record.manifest_digest) out.push_back(*record.manifest_digest);
+  out.insert(out.end(), record.layer_blobs.begin(), record.layer_blobs.end());
+  return out;
 }
 
 ImageRecord image_from_json(const Json& json, std::string_view what) {
@@ -140,6 +150,11 @@ ImageRecord image_from_json(const Json& json, std::string_view what) {
     if (!Digest::valid(text)) fail(ErrorKind::corrupt, "{}: bad layer id \"{}\"", what, text);
     r.layers.push_back(Digest::parse(text));
   }
+  if (json.contains("layer_blobs"))
+    for (const auto& text : strings_field(json, "layer_blobs", what)) {
+      if (!Digest::valid(text)) fail(ErrorKind::corrupt, "{}: bad layer blob \"{}\"", what, text);
+      r.layer_blobs.push_back(Digest::parse(text));
+    }
   r.created = time_field(json, "created", what);
   r.size = size_field(json, "size", what);
   return r;

@@ -48,8 +48,15 @@ struct ImageRecord {
   std::vector<Digest> layers;           // chain ids, base first
   Clock::time_point created{};
   std::uint64_t size = 0;               // sum of the layers' uncompressed sizes (set by add_image)
+  // The blob each layer is extracted from, in the order of layers, or empty. A pulled
+  // image's layers are extracted on first use (archive::unpack_image): until then a
+  // layer may be absent from layers/ as long as its blob is here.
+  std::vector<Digest> layer_blobs;
   friend bool operator==(const ImageRecord&, const ImageRecord&) = default;
 };
+
+/// The blobs an image record points at: config, manifest and layer_blobs.
+std::vector<Digest> referenced_blobs(const ImageRecord& record);
 
 /// A container's record (containers/<id>/container.json); runtime owns `state`.
 struct ContainerRecord {

@@ -148,6 +148,9 @@ public:
   std::string read_blob(const Digest& digest) const;
   /// Size in bytes; throws kiln::Error(not_found) when absent.
   std::uint64_t blob_size(const Digest& digest) const;
+  /// The uncompressed size of a layer blob as far as it tells without reading it: a gzip
+  /// blob's size field (mod 2^32, exact below 4 GiB), else the blob's own size.
+  std::uint64_t layer_size_hint(const Digest& digest) const;
   /// Removes a blob no record uses; false if it was absent. Throws kiln::Error(conflict)
   /// when an image or layer record still points at it.
   bool remove_blob(const Digest& digest);
@@ -189,7 +192,8 @@ public:
   // --- Images ------------------------------------------------------------------------
 
   /// Records an image (or merges names into the record with the same id). Its config,
-  /// manifest and layers must be in the store (kiln::Error(not_found) otherwise); sets
+  /// manifest and layers must be in the store (kiln::Error(not_found) otherwise), where a
+  /// layer not yet extracted counts when its entry in layer_blobs is a stored blob; sets
   /// top_layer and size; takes its names away from other images. Returns what is stored.
   ImageRecord add_image(ImageRecord record);
   /// See ImageIndex::find; nullopt when nothing matches, kiln::Error for ambiguity.

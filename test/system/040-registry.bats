@@ -4,6 +4,8 @@
 # (HEAD before upload, cross-repository mounts), format and compression
 # conversion, progress output, parallel pulls on one store, search.
 
+# kiln-test-runs: single-id
+
 load helpers
 load registry
 load registry-images
@@ -36,7 +38,22 @@ kiln_has() { "$KILN" "$@" --help >/dev/null 2>&1; }
         "http://$REGISTRY/v2/seed/busybox/manifests/1") || die "stored manifest differs from the registry's"
     grep -q "$REGISTRY/seed/busybox@$SEED_DIGEST" "$KILN_ROOT/images/index" || die "no RepoDigest recorded"
     grep -q "$REGISTRY/seed/busybox:1" "$KILN_ROOT/images/index" || die "no name recorded"
-    # Both layers are extracted: busybox in one, the extra file in the other.
+    # The pull stores blobs only; the first run extracts the layers (and checks their diff ids).
+    [[ -z $(ls -A "$KILN_ROOT/layers") ]] || die "pull extracted layers: $(ls "$KILN_ROOT/layers")"
+    if kiln_has system check; then run_kiln system check; fi
+    # Sizes come from the gzip blobs until then, and do not change with the extraction.
+    run_kiln history --format '{{.Size}}' "$REGISTRY/seed/busybox:1"
+    local sizes=$output
+    [[ $sizes != *"0B"* ]] || die "a layer without a size: $sizes"
+    run_kiln images --format '{{.Size}}' "$REGISTRY/seed/busybox:1"
+    local image_size=$output
+    run_kiln run --rm "$REGISTRY/seed/busybox:1" cat /etc/kiln-extra
+    assert_output "extra layer"
+    run_kiln history --format '{{.Size}}' "$REGISTRY/seed/busybox:1"
+    assert_equal "$output" "$sizes" "history sizes after the first run"
+    run_kiln images --format '{{.Size}}' "$REGISTRY/seed/busybox:1"
+    assert_equal "$output" "$image_size" "image size after the first run"
+    # Both layers are extracted now: busybox in one, the extra file in the other.
     run_kiln unshare sh -c 'ls "$KILN_ROOT"/layers/*/diff/bin/busybox && cat "$KILN_ROOT"/layers/*/diff/etc/kiln-extra'
     assert_output_contains "extra layer"
     if kiln_has images; then
@@ -46,7 +63,7 @@ kiln_has() { "$KILN" "$@" --help >/dev/null 2>&1; }
     if kiln_has system check; then run_kiln system check; fi
 }
 
-@test "pull: four layers extracted at once, one blob at two depths, a whiteout: content and system check" {
+@test "pull then create: four layers extracted at once, one blob at two depths, a whiteout: content and system check" {
     local dir=$BATS_TEST_TMPDIR/multi
     mkdir -p "$dir/a/etc" "$dir/a/gone" "$dir/b/etc" "$dir/b/data" "$dir/c/gone"
     echo one > "$dir/a/etc/one"
@@ -59,6 +76,10 @@ kiln_has() { "$KILN" "$@" --help >/dev/null 2>&1; }
     seed_image multi/img:1 "$dir/a.tar" "$dir/b.tar" "$dir/c.tar" "$dir/b.tar" >/dev/null
     run_kiln pull -q --tls-verify=false "$REGISTRY/multi/img:1"
     assert_equal "$KILN_STDOUT" "$(seed_config multi/img:1 | sed 's/^sha256://')" "printed id"
+    [[ $(ls "$KILN_ROOT/layers" | wc -l) == 0 ]] || die "pull extracted layers: $(ls "$KILN_ROOT/layers")"
+    # Creating a container extracts all four at once (the image has no shell to run).
+    run_kiln create --name multi "$REGISTRY/multi/img:1" /nothing
+    run_kiln rm multi
     [[ $(ls "$KILN_ROOT/layers" | wc -l) == 4 ]] || die "want 4 layers: $(ls "$KILN_ROOT/layers")"
     # The big file is in layers 2 and 4 (the same blob), byte for byte; one and two where they belong.
     run_kiln unshare sh -c 'for f in "$KILN_ROOT"/layers/*/diff/data/big; do cmp "$f" "$1" && echo same; done' sh "$dir/b/data/big"
@@ -72,6 +93,24 @@ two"
     assert_equal "$output" "file whiteout " "gone/file in layers 1 and 3"
     [[ -z $(ls -A "$KILN_ROOT/tmp") ]] || die "tmp/ not empty: $(ls -A "$KILN_ROOT/tmp")"
     if kiln_has system check; then run_kiln system check; fi
+}
+
+@test "a config that lies about a diff id: the pull stores the blobs, the first run fails and stores no layer" {
+    seed_image lie/img:1 --lie-diff-id "$SEED_DIR/busybox.tar" "$SEED_DIR/extra.tar" >/dev/null
+    # The blobs match the manifest: the pull cannot tell, as skopeo cannot.
+    run_kiln pull -q --tls-verify=false "$REGISTRY/lie/img:1"
+    run_kiln 125 run --rm "$REGISTRY/lie/img:1" true
+    [[ ${#lines[@]} == 1 ]] || die "want one line"
+    assert_output_contains "kiln: "
+    assert_output_contains "the config says sha256:"
+    # Not even the honest base layer is published: the batch goes in whole or not at all.
+    [[ -z $(ls -A "$KILN_ROOT/layers") ]] || die "layers published: $(ls "$KILN_ROOT/layers")"
+    [[ -z $(ls -A "$KILN_ROOT/tmp") ]] || die "tmp/ not empty: $(ls -A "$KILN_ROOT/tmp")"
+    run_kiln ps -aq
+    assert_output ""
+    run_kiln system check
+    run_kiln rmi "$REGISTRY/lie/img:1"
+    [[ -z $(ls -A "$KILN_ROOT/blobs/sha256") ]] || die "blobs left: $(ls "$KILN_ROOT/blobs/sha256")"
 }
 
 @test "pull: a plain-http registry needs --tls-verify=false, as podman" {
@@ -221,7 +260,7 @@ PY
     assert_output_contains "localhost/ names images that exist only locally"
 }
 
-@test "two pulls of one image in parallel on one store both succeed" {
+@test "two pulls of one image in parallel on one store both succeed, and so do two first runs" {
     "$KILN" pull -q --tls-verify=false "$REGISTRY/seed/busybox:1" > "$BATS_TEST_TMPDIR/a" 2>&1 &
     local a=$!
     "$KILN" pull -q --tls-verify=false "$REGISTRY/seed/busybox@$SEED_DIGEST" > "$BATS_TEST_TMPDIR/b" 2>&1 &
@@ -230,7 +269,18 @@ PY
     wait $b || die "second pull failed: $(cat "$BATS_TEST_TMPDIR/b")"
     assert_equal "$(cat "$BATS_TEST_TMPDIR/a")" "${SEED_ID#sha256:}"
     assert_equal "$(cat "$BATS_TEST_TMPDIR/b")" "${SEED_ID#sha256:}"
-    [[ $(ls "$KILN_ROOT/layers" | wc -l) == 2 ]] || die "layers stored twice"
+    # One manifest, one config, two layer blobs: nothing stored twice.
+    [[ $(ls "$KILN_ROOT/blobs/sha256" | wc -l) == 4 ]] || die "blobs: $(ls "$KILN_ROOT/blobs/sha256")"
+    # Two first runs at once extract each layer once; both see the image.
+    "$KILN" run --rm "$REGISTRY/seed/busybox:1" cat /etc/kiln-extra > "$BATS_TEST_TMPDIR/c" 2> "$BATS_TEST_TMPDIR/c.err" &
+    a=$!
+    "$KILN" run --rm "$REGISTRY/seed/busybox:1" cat /etc/kiln-extra > "$BATS_TEST_TMPDIR/d" 2> "$BATS_TEST_TMPDIR/d.err" &
+    b=$!
+    wait $a || die "first run failed: $(cat "$BATS_TEST_TMPDIR/c.err")"
+    wait $b || die "second run failed: $(cat "$BATS_TEST_TMPDIR/d.err")"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/c")" "extra layer"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/d")" "extra layer"
+    [[ $(ls "$KILN_ROOT/layers" | wc -l) == 2 ]] || die "layers stored twice: $(ls "$KILN_ROOT/layers")"
     if kiln_has system check; then run_kiln system check; fi
 }
 

@@ -3,9 +3,10 @@
 # kiln, podman or skopeo: the registry tests need images whose manifest bytes
 # and digests they know. Load after registry.bash.
 #
-# seed_image REPO:TAG [--arch ARCH] [--docker] [--zstd] TAR...
+# seed_image REPO:TAG [--arch ARCH] [--docker] [--zstd] [--lie-diff-id] TAR...
 #   uploads one layer per TAR (gzip, or zstd with --zstd), a config and a manifest
 #   (OCI, or Docker v2s2 with --docker) to $REGISTRY; prints the manifest digest.
+#   --lie-diff-id: the config gives the last layer a diff id that is not its own.
 #   Also sets SEED_CONFIG (the config digest, = the image id) in a file next to it:
 #   read it with seed_config REPO:TAG.
 # seed_index REPO:TAG DIGEST=OS/ARCH[/VARIANT]...: an OCI index of those manifests.
@@ -17,13 +18,14 @@ import gzip, hashlib, json, platform, subprocess, sys, urllib.request
 registry, state, ref, *rest = sys.argv[1:]
 repo, tag = ref.rsplit(":", 1)
 arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-docker = zstd = False
+docker = zstd = lie = False
 tars = []
 while rest:
     a = rest.pop(0)
     if a == "--arch": arch = rest.pop(0)
     elif a == "--docker": docker = True
     elif a == "--zstd": zstd = True
+    elif a == "--lie-diff-id": lie = True
     else: tars.append(a)
 
 def put_blob(data):
@@ -50,6 +52,7 @@ for t in tars:
               else "application/vnd.oci.image.layer.v1.tar+gzip")
     d, n = put_blob(blob)
     layers.append({"mediaType": mt, "digest": d, "size": n} if not docker else {"mediaType": mt, "size": n, "digest": d})
+if lie: diff_ids[-1] = "sha256:" + hashlib.sha256(b"not the last layer").hexdigest()
 config = json.dumps({"created": "2024-01-01T00:00:00Z", "architecture": arch, "os": "linux",
                      "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin:/usr/bin"]},
                      "rootfs": {"type": "layers", "diff_ids": diff_ids},

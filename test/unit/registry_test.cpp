@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "archive/import.hpp"
 #include "registry/auth.hpp"
 #include "registry/auth_file.hpp"
 #include "registry/client.hpp"
@@ -904,7 +905,6 @@ TEST_SUITE("registry") {
 
     store::Store store = store::Store::open(tmp.path() / "root");
     PullOptions pull;
-    pull.single_id = true;
     auto ref = image::Reference::parse(reg.host + "/src/img:1");
     PulledImage pulled = pull_image(store, client, ref, pull);
     CHECK(pulled.record.id == config_digest);
@@ -914,6 +914,11 @@ TEST_SUITE("registry") {
     CHECK(pulled.record.names == std::vector<std::string>{reg.host + "/src/img:1"});
     CHECK(pulled.record.digests == std::vector<std::string>{reg.host + "/src/img@" + manifest_digest.str()});
     REQUIRE(pulled.record.layers.size() == 2);
+    // Blobs only: the layers are extracted on first use.
+    CHECK(pulled.record.layer_blobs == std::vector<util::Digest>{blobs[0].first, blobs[1].first});
+    CHECK_FALSE(store.has_layer(pulled.record.layers[0]));
+    CHECK(store.check(false).ok());
+    archive::unpack_image(store, pulled.record, true);
     CHECK(util::read_file(store.layer_dir(pulled.record.layers[1]) / "etc/file1") == "layer 1\n");
     // Again: everything is there, nothing is downloaded.
     CHECK(pull_image(store, client, ref, pull).layers_downloaded == 0);
@@ -944,7 +949,7 @@ TEST_SUITE("registry") {
 }
 
 TEST_SUITE("registry") {
-  TEST_CASE("pull streams and verifies each layer: a wrong blob or diff id stores nothing") {
+  TEST_CASE("pull verifies each blob; the first use checks the diff ids: a lie stores no layer") {
     if (!have_registry()) return;
     LocalRegistry reg("");
     RegistryOptions options;
@@ -998,20 +1003,24 @@ TEST_SUITE("registry") {
       CHECK(store.check(false).ok());
     };
     PullOptions pull;
-    pull.single_id = true;
 
-    SUBCASE("the config claims another diff id for the middle layer") {
+    SUBCASE("the config claims another diff id for the middle layer: the first use fails") {
       std::vector<util::Digest> ids = diff_ids;
       ids[1] = util::sha256_of("not this layer");
       store::Store store = store::Store::open(tmp.path() / "root-diff");
+      // The blobs are what the manifest says: the pull stores them. The diff ids are
+      // checked when the layers are extracted, and a lie publishes no layer at all.
+      PulledImage pulled = pull_image(store, client, publish("diff", ids), pull);
       ErrorKind kind = ErrorKind::generic;
-      std::string message = message_of([&] { pull_image(store, client, publish("diff", ids), pull); }, &kind);
+      std::string message = message_of([&] { archive::unpack_image(store, pulled.record, true); }, &kind);
       CHECK(kind == ErrorKind::corrupt);
       CHECK(message.find("the config says " + ids[1].str()) != std::string::npos);
-      CHECK(store.list_images().empty());
       CHECK(store.list_layers().empty());
       CHECK(fs::is_empty(store.tmp_dir()));
       CHECK(store.check(false).ok());
+      // Nothing was stored under the lying chain id, and removing the image cleans up.
+      store.remove_image(pulled.record.id);
+      CHECK(store.list_blobs().empty());
     }
     SUBCASE("a layer blob changed in the registry's storage") {
       auto ref = publish("tampered", diff_ids);
@@ -1027,10 +1036,15 @@ TEST_SUITE("registry") {
       // The other layers were fine, but no layer of a failed pull is published.
       nothing_stored(store);
     }
-    SUBCASE("all good: every layer extracted, verified and published") {
+    SUBCASE("all good: every layer extracted on first use, verified and published") {
       store::Store store = store::Store::open(tmp.path() / "root-good");
       PulledImage pulled = pull_image(store, client, publish("good", diff_ids), pull);
       REQUIRE(pulled.record.layers.size() == 3);
+      CHECK(store.list_layers().empty());
+      CHECK_FALSE(archive::image_unpacked(store, pulled.record));
+      archive::unpack_image(store, pulled.record, true);
+      CHECK(archive::image_unpacked(store, pulled.record));
+      CHECK(store.list_layers().size() == 3);
       for (int i = 0; i < 3; ++i)
         CHECK(util::read_file(store.layer_dir(pulled.record.layers[static_cast<std::size_t>(i)]) / "data" /
                               fmt::format("file{}", i)) == random_bytes(3 << 20, static_cast<unsigned>(i)));

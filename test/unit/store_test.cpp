@@ -135,6 +135,8 @@ TEST_CASE("records round-trip through JSON") {
                     util::sha256_of("m"), "application/vnd.oci.image.manifest.v1+json", util::sha256_of("i"),
                     util::sha256_of("c"), {util::sha256_of("c")}, std::chrono::system_clock::now(), 20};
   CHECK(store::image_from_json(store::to_json(image), "t") == image);
+  image.layer_blobs = {util::sha256_of("b")};
+  CHECK(store::image_from_json(store::to_json(image), "t") == image);
   store::ContainerRecord container{std::string(64, 'a'), "web", util::sha256_of("i"), std::nullopt,
                                    std::chrono::system_clock::now(), Json{{"status", "running"}}};
   CHECK(store::container_from_json(store::to_json(container), "t") == container);
@@ -465,6 +467,56 @@ TEST_CASE("remove_image keeps what others use and collects the rest") {
     } catch (const std::exception& e) {
       CHECK(util::is_not_found(e));
     }
+  }
+}
+
+TEST_CASE("a pulled image's layers may wait as blobs until first use") {
+  StoreFixture f;
+  auto& s = f.store;
+  // Two layers, neither extracted: their blobs stand for them (layer_blobs).
+  Digest base = store::chain_id(std::nullopt, util::sha256_of("base tar"));
+  Digest top = store::chain_id(base, util::sha256_of("top tar"));
+  std::string gz_head("\x1f\x8b\x08\x00", 4);
+  // A gzip member ends with the uncompressed size (little endian): 1000 bytes here.
+  Digest base_blob = s.put_blob(gz_head + std::string(20, 'x') + std::string("\xe8\x03\x00\x00", 4));
+  Digest top_blob = s.put_blob("plain tar, not gzip");
+  ImageRecord image;
+  image.config_digest = image.id = s.put_blob("{\"config\":\"pulled\"}");
+  image.manifest_digest = s.put_blob("{\"manifest\":\"pulled\"}");
+  image.manifest_media_type = "application/vnd.oci.image.manifest.v1+json";
+  image.names = {"localhost/pulled:1"};
+  image.layers = {base, top};
+  image.layer_blobs = {base_blob, top_blob};
+  ImageRecord stored = s.add_image(image);
+  CHECK(stored.size == 1000 + s.blob_size(top_blob));  // gzip size field, else the blob's size
+  CHECK(stored.top_layer == top);
+  CHECK_FALSE(s.has_layer(base));
+  CHECK(s.image("localhost/pulled:1").layer_blobs == image.layer_blobs);  // kept in the index
+  CHECK(s.check(false).ok());
+  // Its blobs are in use: gc keeps them, remove_blob refuses.
+  CHECK(s.gc(std::chrono::seconds(0)).blobs.empty());
+  CHECK_THROWS_AS(s.remove_blob(base_blob), Error);
+
+  SUBCASE("rmi removes the blobs with the record") {
+    auto removed = s.remove_image(stored.id);
+    CHECK(removed.layers.empty());
+    CHECK(removed.blobs.size() == 4);
+    CHECK(s.list_blobs().empty());
+    CHECK(s.check(false).ok());
+  }
+  SUBCASE("a layer blob that is gone is a missing layer") {
+    ImageRecord other = image;
+    other.config_digest = other.id = s.put_blob("{\"config\":\"other\"}");
+    other.names = {"localhost/other:1"};
+    other.layer_blobs[1] = util::sha256_of("never stored");
+    CHECK_THROWS_AS(s.add_image(other), Error);
+    other.layer_blobs.pop_back();  // not one blob per layer
+    CHECK_THROWS_AS(s.add_image(other), Error);
+    // Taken away behind the store's back: check names it.
+    fs::remove(s.blob_path(top_blob));
+    auto report = s.check(false);
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.problems.back().find("its blob " + top_blob.str()) != std::string::npos);
   }
 }
 
