@@ -56,3 +56,21 @@ teardown_file() { stop_registry; }
     run_kiln 125 run --rm localhost/nothere true
     assert_equal "${KILN_STDERR##*$'\n'}" "kiln: run: no such image: localhost/nothere"
 }
+
+@test "build FROM a pulled image extracts its layers first; build --pull fetches a missing base" {
+    local ctx=$BATS_TEST_TMPDIR/ctx
+    mkdir -p "$ctx"
+    printf 'FROM %s\nRUN cat /etc/kiln-tag > /copied\n' "$REGISTRY/seed/run:1" >"$ctx/Dockerfile"
+    # A missing base: the build pulls it (blobs only), then extracts it for the RUN step.
+    run_kiln build -q --tls-verify=false -t localhost/from-pulled "$ctx"
+    run_kiln run --rm localhost/from-pulled cat /copied
+    assert_equal "$KILN_STDOUT" "one"
+    # Pulled and never used: the build is the first use.
+    run_kiln rmi localhost/from-pulled "$REGISTRY/seed/run:1"
+    run_kiln pull -q --tls-verify=false "$REGISTRY/seed/run:1"
+    [[ -z $(ls -A "$KILN_ROOT/layers") ]] || die "pull extracted layers: $(ls "$KILN_ROOT/layers")"
+    run_kiln build -q --no-cache -t localhost/from-pulled "$ctx"
+    run_kiln run --rm localhost/from-pulled cat /copied
+    assert_equal "$KILN_STDOUT" "one"
+    run_kiln system check
+}
