@@ -146,12 +146,12 @@ void Store::update_container(const ContainerRecord& record, bool durable) {
   publish_file(dir / kContainerRecord, to_json(record).dump(), durable);
 }
 
-void Store::remove_container(std::string_view id) {
+void Store::remove_container(std::string_view id, bool durable) {
   std::vector<StagingDir> graves;  // outlive the lock: deleting the rw layer happens unlocked
   auto lock = write_lock();
   auto dir = container_dir(id);
   if (!is_hex64(id) || !fs::exists(dir)) fail(ErrorKind::not_found, "no such container: {}", id);
-  unpublish(dir, graves);
+  unpublish(dir, graves, durable);
 }
 
 }  // namespace kiln::store
