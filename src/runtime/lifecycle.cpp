@@ -125,7 +125,8 @@ ContainerSpec start_spec(const store::Store& store, const store::ContainerRecord
 
 void remove_container(store::Store& store, const store::ContainerRecord& record, bool remove_volumes) {
   auto config = config_of(record);
-  store.remove_container(record.id);
+  // A --rm container's record was never durable; its removal need not be either.
+  store.remove_container(record.id, !config.auto_remove);
   if (!remove_volumes) return;
   for (const auto& v : config.volumes)
     if (v.kind == VolumeConfig::Kind::anonymous) util::remove_tree(volume_dir(store, v.source).parent_path());

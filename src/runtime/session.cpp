@@ -298,13 +298,18 @@ int run_session(store::Store& store, const std::string& id, const SessionOptions
   }
   raw.reset();
 
-  update_state(store, record.id, [&](ContainerState& s) {
-    s.status = ContainerStatus::exited;
-    s.exit_code = status;
-    s.pid = 0;
-    s.monitor_pid = 0;
-    s.finished_at = Clock::now();
-  });
+  // A --rm container's record is removed below: recording its end first would be a
+  // write (a new file and a rename) nobody reads. Should kiln die before the removal,
+  // the record still says running with its monitor gone, and the next command's
+  // reconcile removes it (as after kill -9 during the run).
+  if (!config.auto_remove)
+    update_state(store, record.id, [&](ContainerState& s) {
+      s.status = ContainerStatus::exited;
+      s.exit_code = status;
+      s.pid = 0;
+      s.monitor_pid = 0;
+      s.finished_at = Clock::now();
+    });
   try {
     rootfs.unmount();
   } catch (const std::exception& e) {

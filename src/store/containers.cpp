@@ -101,9 +101,10 @@ ContainerRecord Store::add_container(ContainerRecord record, bool durable) {
       fail(ErrorKind::invalid_input, "container name \"{}\" is not valid", record.name);
     if (record.created == Clock::time_point{}) record.created = Clock::now();
 
+    // The staging entry (0700, like every container directory) becomes the container's
+    // directory itself: one directory made and renamed, none left to remove.
     StagingDir entry = staging_dir("container");
-    fs::path staged = entry.path() / "container";
-    util::make_dirs(staged, 0700);
+    const fs::path& staged = entry.path();
     if (durable)
       util::write_file_atomic(staged / kContainerRecord, to_json(record).dump());
     else
@@ -124,6 +125,7 @@ ContainerRecord Store::add_container(ContainerRecord record, bool durable) {
       util::rename_durable(staged, target);
     else if (::rename(staged.c_str(), target.c_str()) < 0)
       throw util::sys_error("rename {} to {}", staged.string(), target.string());
+    entry.keep();
     return record;
   } catch (...) {
     util::rethrow_with("create container {}", record.name);
@@ -146,12 +148,12 @@ void Store::update_container(const ContainerRecord& record, bool durable) {
   publish_file(dir / kContainerRecord, to_json(record).dump(), durable);
 }
 
-void Store::remove_container(std::string_view id) {
+void Store::remove_container(std::string_view id, bool durable) {
   std::vector<StagingDir> graves;  // outlive the lock: deleting the rw layer happens unlocked
   auto lock = write_lock();
   auto dir = container_dir(id);
   if (!is_hex64(id) || !fs::exists(dir)) fail(ErrorKind::not_found, "no such container: {}", id);
-  unpublish(dir, graves);
+  unpublish(dir, graves, durable);
 }
 
 }  // namespace kiln::store

@@ -128,7 +128,7 @@ void Store::publish_file(const fs::path& target, std::string_view data, bool dur
   util::rename_durable(staged, target);
 }
 
-void Store::unpublish(const fs::path& path, std::vector<StagingDir>& graves) {
+void Store::unpublish(const fs::path& path, std::vector<StagingDir>& graves, bool durable) {
   // The entry stays locked by us while we (later, outside the store lock) delete it;
   // should we die first, the next sweep finds it unlocked with a dead owner.
   graves.push_back(staging_dir("remove"));
@@ -137,7 +137,7 @@ void Store::unpublish(const fs::path& path, std::vector<StagingDir>& graves) {
     if (errno == ENOENT) return;
     throw util::sys_error("rename {} to {}", path.string(), grave.string());
   }
-  util::fsync_path(path.parent_path());
+  if (durable) util::fsync_path(path.parent_path());
   failpoint("unpublished");
 }
 

@@ -231,8 +231,11 @@ public:
   std::vector<ContainerRecord> list_containers() const;
   /// containers/<id>, whether or not it exists.
   fs::path container_dir(std::string_view id) const;
-  /// Removes the container's directory and record; throws not_found.
-  void remove_container(std::string_view id);
+  /// Removes the container's directory and record; throws not_found. durable=false skips
+  /// the directory fsync that makes the removal survive a power loss (a --rm container:
+  /// a record that comes back is one whose process is gone, and the next reconcile
+  /// removes it again).
+  void remove_container(std::string_view id, bool durable = true);
 
   // --- Maintenance -------------------------------------------------------------------
 
@@ -257,8 +260,9 @@ private:
   void publish_file(const fs::path& target, std::string_view data, bool durable = true);
   void publish_blob_file(const fs::path& staged, const Digest& digest);
   LayerRecord publish_staged_layer(LayerRecord record, StagingDir& entry);
-  // Moves a published object into a fresh staging entry (unpublish) for later removal.
-  void unpublish(const fs::path& path, std::vector<StagingDir>& graves);
+  // Moves a published object into a fresh staging entry (unpublish) for later removal;
+  // durable=false: without fsyncing the parent directory.
+  void unpublish(const fs::path& path, std::vector<StagingDir>& graves, bool durable = true);
   // The current index, shared with the cache: copy it to change it.
   std::shared_ptr<const ImageIndex> load_index() const;
   void save_index(const ImageIndex& index);

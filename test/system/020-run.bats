@@ -76,6 +76,11 @@ IMG=localhost/busybox
   run_kiln run --rm --name gone $IMG true
   run_kiln ps -a --format '{{.Names}}'
   assert_output_not_contains "gone"
+  # Its directory (rw layer, generated /etc files) is gone too, nothing is left in tmp/,
+  # and the store checks clean.
+  assert_equal "$("$KILN" unshare ls -A "$KILN_ROOT/containers" "$KILN_ROOT/tmp")" \
+    "$(printf '%s\n' "$KILN_ROOT/containers:" "" "$KILN_ROOT/tmp:")" "containers/ and tmp/ after run --rm"
+  run_kiln system check
   run_kiln run --name kept $IMG sh -c 'exit 3' || true
   run_kiln ps -a --format '{{.Names}} {{.Status}}'
   assert_output_contains "kept Exited (3)"

@@ -98,6 +98,24 @@ assert_nothing_mounted() {
   run_kiln system check
 }
 
+@test "signals: SIGKILL of a foreground run --rm: the next command removes the record and its tree" {
+  local out=$BATS_TEST_TMPDIR/out
+  "$KILN" run --rm --name rm9 $IMG sh -c 'echo ready; while :; do sleep 0.1; done' >"$out" 2>&1 &
+  local pid=$!
+  wait_for_text "$out" ready
+  run_kiln ps -q --no-trunc --filter name=rm9
+  local id=$output
+  [[ $id =~ ^[0-9a-f]{64}$ ]] || die "no running container rm9: $id"
+  kill -9 "$pid"
+  wait "$pid" || true
+  run_kiln ps -a --format '{{.Names}}'
+  assert_output_not_contains "rm9"
+  assert_nothing_mounted "$id"
+  run "$KILN" unshare ls -A "$KILN_ROOT/containers"
+  assert_output_not_contains "$id"
+  run_kiln system check
+}
+
 @test "signals: kill -9 of a detached container's monitor: ps records it exited, rm cleans it" {
   run_kiln run -d --name mon9 $IMG sh -c 'while :; do sleep 0.1; done'
   local id=$output monitor
