@@ -167,6 +167,38 @@ IMG=localhost/busybox
   assert_output_contains "localhost"
 }
 
+@test "run: /etc/hostname, hosts, resolv.conf: written into a --rm container, bind mounts for a kept or read-only one" {
+  local host_resolv
+  host_resolv=$(cat /etc/resolv.conf)
+  # --rm: plain files in the container's own root file system, no mounts.
+  run_kiln run --rm --hostname box $IMG sh -c 'cat /etc/hostname; grep -c " /etc/" /proc/mounts; cat /etc/resolv.conf'
+  assert_equal "${lines[0]}" "box"
+  assert_equal "${lines[1]}" "0" "mounts under /etc"
+  assert_equal "$(printf '%s\n' "${lines[@]:2}")" "$host_resolv" "resolv.conf"
+  run_kiln run --rm --network none $IMG cat /etc/resolv.conf
+  assert_equal "$KILN_STDOUT" "" "resolv.conf with --network none"
+  # --read-only and kept containers: bind mounts, so nothing lands in the container layer.
+  run_kiln run --rm --read-only --hostname ro $IMG sh -c 'cat /etc/hostname; grep -c " /etc/" /proc/mounts'
+  assert_equal "$KILN_STDOUT" $'ro\n3'
+  run_kiln run --name kept --hostname kept $IMG sh -c 'cat /etc/hostname; grep -c " /etc/" /proc/mounts'
+  assert_equal "$KILN_STDOUT" $'kept\n3'
+  run_kiln diff kept
+  assert_output_not_contains "/etc/host"
+  # An image whose /etc/resolv.conf is a symlink: never written through; the bind
+  # mount covers the file it names beneath the root, as before.
+  local tar=$BATS_TEST_TMPDIR/linked.tar
+  cp "$(busybox_tarball)" "$tar"
+  mkdir -p "$BATS_TEST_TMPDIR/link/etc"
+  echo original > "$BATS_TEST_TMPDIR/link/etc/kiln-target"
+  ln -s /etc/kiln-target "$BATS_TEST_TMPDIR/link/etc/resolv.conf"
+  tar --append -f "$tar" -C "$BATS_TEST_TMPDIR/link" etc/kiln-target etc/resolv.conf
+  run_kiln import -q "$tar" localhost/linked
+  run_kiln run --rm localhost/linked sh -c 'cat /etc/resolv.conf; grep -c " /etc/" /proc/mounts'
+  assert_equal "$KILN_STDOUT" "$host_resolv"$'\n1' "resolv.conf over a symlink: bound, the others written"
+  run_kiln rm kept
+  run_kiln rmi localhost/linked
+}
+
 @test "run: exit codes 0, 3, 125, 126, 127" {
   run_kiln 0 run --rm $IMG true
   run_kiln 3 run --rm $IMG sh -c 'exit 3'
