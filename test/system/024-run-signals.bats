@@ -81,16 +81,24 @@ assert_nothing_mounted() {
   die "mounts of container $1 are still held by: $holders"
 }
 
-@test "signals: SIGKILL of a foreground run leaves nothing mounted; the next command records it exited" {
-  local out=$BATS_TEST_TMPDIR/out
-  "$KILN" run --name fg9 $IMG sh -c 'echo ready; while :; do sleep 0.1; done' >"$out" 2>&1 &
+# run_then_kill9 NAME [RUN FLAGS...]: starts a foreground container NAME that loops,
+# kills kiln with SIGKILL once it runs, and sets id to the container's full id.
+run_then_kill9() {
+  local name=$1 out=$BATS_TEST_TMPDIR/out
+  shift
+  "$KILN" run "$@" --name "$name" $IMG sh -c 'echo ready; while :; do sleep 0.1; done' >"$out" 2>&1 &
   local pid=$!
   wait_for_text "$out" ready
-  run_kiln ps -q --no-trunc --filter name=fg9
-  local id=$output
-  [[ $id =~ ^[0-9a-f]{64}$ ]] || die "no running container fg9: $id"
+  run_kiln ps -q --no-trunc --filter "name=$name"
+  id=$output
+  [[ $id =~ ^[0-9a-f]{64}$ ]] || die "no running container $name: $id"
   kill -9 "$pid"
   wait "$pid" || true
+}
+
+@test "signals: SIGKILL of a foreground run leaves nothing mounted; the next command records it exited" {
+  local id
+  run_then_kill9 fg9
   run_kiln ps -a --format '{{.Names}} {{.Status}}'
   assert_output_contains "fg9 Exited (137)"
   assert_nothing_mounted "$id"
@@ -99,15 +107,8 @@ assert_nothing_mounted() {
 }
 
 @test "signals: SIGKILL of a foreground run --rm: the next command removes the record and its tree" {
-  local out=$BATS_TEST_TMPDIR/out
-  "$KILN" run --rm --name rm9 $IMG sh -c 'echo ready; while :; do sleep 0.1; done' >"$out" 2>&1 &
-  local pid=$!
-  wait_for_text "$out" ready
-  run_kiln ps -q --no-trunc --filter name=rm9
-  local id=$output
-  [[ $id =~ ^[0-9a-f]{64}$ ]] || die "no running container rm9: $id"
-  kill -9 "$pid"
-  wait "$pid" || true
+  local id
+  run_then_kill9 rm9 --rm
   run_kiln ps -a --format '{{.Names}}'
   assert_output_not_contains "rm9"
   assert_nothing_mounted "$id"
