@@ -41,6 +41,27 @@ layer::ApplyOptions apply_options(bool single_id) {
   return options;
 }
 
+// want, with the sizes of what was extracted and the time, once the extracted tar's diff
+// id is the one claimed (the error quotes `claimed`: "expected", "the config says").
+store::LayerRecord checked_record(store::LayerRecord want, const layer::ApplyResult& applied,
+                                  std::string_view claimed) {
+  if (applied.diff_id != want.diff_id)
+    fail(ErrorKind::corrupt, "layer blob {} has diff id {}, {} {}", want.blob->str(), applied.diff_id.str(), claimed,
+         want.diff_id.str());
+  want.compressed_size = applied.compressed_size;
+  want.size = applied.uncompressed_size;
+  want.created = store::Clock::now();
+  return want;
+}
+
+// An image's layer chain as its config describes it, checked against the record.
+std::vector<util::Digest> config_diff_ids(const store::Store& store, const store::ImageRecord& image) {
+  auto config = image::ImageConfig::parse(store.read_blob(image.config_digest));
+  if (config.diff_ids.size() != image.layers.size() || store::chain_ids(config.diff_ids) != image.layers)
+    fail(ErrorKind::corrupt, "image {}: its config's diff ids do not give its layers", image.id.short_hex());
+  return config.diff_ids;
+}
+
 // The diff id of a layer blob: one pass through its decompressed tar stream.
 util::Digest hash_diff_id(const std::filesystem::path& blob) {
   auto fd = util::open_read(blob);
@@ -70,21 +91,14 @@ store::LayerRecord import_layer(store::Store& store, const std::filesystem::path
     util::Digest blob = store.put_blob_file(blob_file, options.blob_digest);
     util::Digest chain = store::chain_id(parent, diff_id);
     bool single_id = decide_single_id(options.single_id);
+    store::LayerRecord want;
+    want.chain_id = chain;
+    want.diff_id = diff_id;
+    want.parent = parent;
+    want.blob = blob;
     return store.ensure_layer(chain, [&](const std::filesystem::path& diff_dir) {
       auto fd = util::open_read(store.blob_path(blob));
-      auto applied = layer::apply_layer(fd, diff_dir, apply_options(single_id));
-      if (applied.diff_id != diff_id)
-        fail(ErrorKind::corrupt, "layer blob {} has diff id {}, expected {}", blob.str(), applied.diff_id.str(),
-             diff_id.str());
-      store::LayerRecord record;
-      record.chain_id = chain;
-      record.diff_id = diff_id;
-      record.parent = parent;
-      record.blob = blob;
-      record.compressed_size = applied.compressed_size;
-      record.size = applied.uncompressed_size;
-      record.created = store::Clock::now();
-      return record;
+      return checked_record(want, layer::apply_layer(fd, diff_dir, apply_options(single_id)), "expected");
     });
   } catch (...) {
     util::rethrow_with("import layer {}", blob_file.string());
@@ -158,18 +172,6 @@ WrittenImage import_rootfs(store::Store& store, util::Fd input, std::string_view
   }
 }
 
-namespace {
-
-// An image's layer chain as its config describes it, checked against the record.
-std::vector<util::Digest> config_diff_ids(const store::Store& store, const store::ImageRecord& image) {
-  auto config = image::ImageConfig::parse(store.read_blob(image.config_digest));
-  if (config.diff_ids.size() != image.layers.size() || store::chain_ids(config.diff_ids) != image.layers)
-    fail(ErrorKind::corrupt, "image {}: its config's diff ids do not give its layers", image.id.short_hex());
-  return config.diff_ids;
-}
-
-}  // namespace
-
 std::vector<store::LayerRecord> image_layers(const store::Store& store, const store::ImageRecord& image) {
   std::vector<store::LayerRecord> out;
   std::optional<std::vector<util::Digest>> diff_ids;
@@ -227,17 +229,10 @@ void unpack_image(store::Store& store, const store::ImageRecord& image, std::opt
         layer::ApplyResult applied;
         try {
           applied = layer::apply_layer(fd, entry.path() / "diff", apply_options(single));
-        } catch (const Error& e) {
+        } catch (const Error&) {
           util::rethrow_with("layer blob {}", want.blob->str());
         }
-        if (applied.diff_id != want.diff_id)
-          fail(ErrorKind::corrupt, "layer blob {} has diff id {}, the config says {}", want.blob->str(),
-               applied.diff_id.str(), want.diff_id.str());
-        store::LayerRecord record = want;
-        record.compressed_size = applied.compressed_size;
-        record.size = applied.uncompressed_size;
-        record.created = store::Clock::now();
-        job.staged.emplace(store::StagedLayer{std::move(record), std::move(entry)});
+        job.staged.emplace(store::StagedLayer{checked_record(want, applied, "the config says"), std::move(entry)});
       } catch (...) {
         job.error = std::current_exception();
       }
