@@ -8,17 +8,10 @@
 #include "registry/pull.hpp"
 
 #include <fcntl.h>
-#include <sys/socket.h>
-
-#include <cerrno>
-#include <exception>
-#include <thread>
 
 #include "image/config.hpp"
 #include "image/manifest.hpp"
 #include "image/media_types.hpp"
-#include "layer/apply.hpp"
-#include "userns/userns.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -36,6 +29,15 @@ struct LayerSlot {
   bool needed = false;
 };
 
+// Downloads descriptor's blob into file (in a staging entry), verified as it arrives.
+void download_blob(RegistryClient& client, const std::string& repository, const image::Descriptor& descriptor,
+                   const std::filesystem::path& file, const ProgressFn& progress) {
+  util::UniqueFd out = util::open_file(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::optional<std::uint64_t> size;
+  if (descriptor.size > 0) size = static_cast<std::uint64_t>(descriptor.size);
+  client.get_blob(repository, descriptor.digest, out, progress, size);
+}
+
 // A small blob (the config), verified, in memory: stored with the manifest at the end,
 // so its fsync is not a wait of its own before the layers start.
 std::string fetch_small_blob(store::Store& store, RegistryClient& client, const std::string& repository,
@@ -43,12 +45,7 @@ std::string fetch_small_blob(store::Store& store, RegistryClient& client, const 
   if (store.has_blob(descriptor.digest)) return store.read_blob(descriptor.digest);
   store::StagingDir staging = store.staging_dir("pull");
   std::filesystem::path file = staging.path() / "blob";
-  {
-    util::UniqueFd out = util::open_file(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::optional<std::uint64_t> size;
-    if (descriptor.size > 0) size = static_cast<std::uint64_t>(descriptor.size);
-    client.get_blob(repository, descriptor.digest, out, {}, size);  // verified
-  }
+  download_blob(client, repository, descriptor, file, {});
   return util::read_file(file);
 }
 
@@ -61,12 +58,7 @@ bool fetch_layer_blob(store::Store& store, RegistryClient& client, const std::st
   if (store.has_blob(descriptor.digest)) return false;
   store::StagingDir staging = store.staging_dir("pull");
   std::filesystem::path file = staging.path() / "blob";
-  {
-    util::UniqueFd out = util::open_file(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::optional<std::uint64_t> size;
-    if (descriptor.size > 0) size = static_cast<std::uint64_t>(descriptor.size);
-    client.get_blob(repository, descriptor.digest, out, progress, size);
-  }
+  download_blob(client, repository, descriptor, file, progress);
   store.put_written_blob(file, descriptor.digest);
   return true;
 }
