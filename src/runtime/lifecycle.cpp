@@ -39,19 +39,21 @@ std::string hosts_file(const std::string& hostname) {
       hostname);
 }
 
-// Writes a generated /etc file straight into a --rm container's root file system, in
-// place of a bind mount of a copy kept beside the record: three files, their renames and
-// three mounts fewer per run. Only where that is plain: /etc a directory of the image, the
-// file absent or a regular file (never through a symlink: O_NOFOLLOW, and /etc resolved
-// beneath the root). False when the bind mount must do.
-bool write_into_root(const fs::path& rootfs, const char* name, const std::string& text) {
+// The image's /etc beneath rootfs, reached without following any symlink; invalid when
+// there is none such.
+util::UniqueFd open_etc_in_root(const fs::path& rootfs) {
   util::UniqueFd root = util::open_file(rootfs, O_PATH | O_DIRECTORY);
   struct open_how how {};
   how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
-  long etc = ::syscall(SYS_openat2, root.get(), "etc", &how, sizeof how);
-  if (etc < 0) return false;
-  util::UniqueFd etc_dir{util::adopt, static_cast<int>(etc)};
+  return util::UniqueFd{util::adopt, static_cast<int>(::syscall(SYS_openat2, root.get(), "etc", &how, sizeof how))};
+}
+
+// Writes a generated /etc file straight into a --rm container's root file system, in
+// place of a bind mount of a copy kept beside the record: three files, their renames and
+// three mounts fewer per run. Only where that is plain: the file absent or a regular file
+// (never through a symlink: O_NOFOLLOW). False when the bind mount must do.
+bool write_into_etc(util::Fd etc_dir, const char* name, const std::string& text) {
   int fd = ::openat(etc_dir.get(), name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
   if (fd < 0) return false;  // a symlink (ELOOP), a directory, no permission...
   util::UniqueFd file{util::adopt, fd};
@@ -117,11 +119,12 @@ ContainerSpec start_spec(const store::Store& store, const store::ContainerRecord
   // A --rm container's root file system goes with it: the files can be written there
   // (kiln diff leaves these paths out either way). A kept one gets bind mounts of
   // copies beside its record, so commit and export do not take them.
-  bool into_root = config.auto_remove && !spec.read_only_rootfs;
+  util::UniqueFd etc_dir;
+  if (config.auto_remove && !spec.read_only_rootfs) etc_dir = open_etc_in_root(rootfs);
   for (const auto& [name, text] : generated) {
     std::string dst = std::string("/etc/") + name;
     if (covered(dst)) continue;
-    if (into_root && write_into_root(rootfs, name, text)) continue;
+    if (etc_dir && write_into_etc(etc_dir.borrow(), name, text)) continue;
     write_if_changed(paths.dir / name, text);
     spec.mounts.push_back({MountSpec::Type::bind, (paths.dir / name).string(), dst, false, ""});
   }
