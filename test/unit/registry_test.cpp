@@ -450,19 +450,28 @@ util::Digest push_blob(RegistryClient& client, std::string_view repo, std::strin
   return digest;
 }
 
-// An OCI manifest for one config and one layer, by hand (the image module builds real ones).
-std::string oci_manifest(const util::Digest& config, std::size_t config_size, const util::Digest& layer,
-                         std::size_t layer_size) {
+// An OCI manifest for a config and gzip layers (digest, size), by hand (the image module
+// builds real ones).
+OrderedJson oci_manifest_json(const util::Digest& config, std::size_t config_size,
+                              const std::vector<std::pair<util::Digest, std::uint64_t>>& layers) {
   OrderedJson j;
   j["schemaVersion"] = 2;
   j["mediaType"] = std::string(kOciManifest);
   j["config"] = {{"mediaType", "application/vnd.oci.image.config.v1+json"},
                  {"digest", config.str()},
                  {"size", config_size}};
-  j["layers"] = OrderedJson::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                     {"digest", layer.str()},
-                                     {"size", layer_size}}});
-  return j.dump();
+  j["layers"] = OrderedJson::array();
+  for (const auto& [digest, size] : layers)
+    j["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                           {"digest", digest.str()},
+                           {"size", size}});
+  return j;
+}
+
+// The same for one layer, compact.
+std::string oci_manifest(const util::Digest& config, std::size_t config_size, const util::Digest& layer,
+                         std::size_t layer_size) {
+  return oci_manifest_json(config, config_size, {{layer, layer_size}}).dump();
 }
 
 }  // namespace
@@ -890,17 +899,8 @@ TEST_SUITE("registry") {
         R"({{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}","{}"]}}}})",
         diff_ids[0].str(), diff_ids[1].str());
     util::Digest config_digest = push_blob(client, "src/img", config);
-    OrderedJson m;
-    m["schemaVersion"] = 2;
-    m["mediaType"] = std::string(kOciManifest);
-    m["config"] = {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", config_digest.str()},
-                   {"size", config.size()}};
-    m["layers"] = OrderedJson::array();
-    for (auto& [digest, size] : blobs)
-      m["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                             {"digest", digest.str()},
-                             {"size", size}});
-    std::string manifest = m.dump(2);  // indented: the store must keep these very bytes
+    // Indented: the store must keep these very bytes.
+    std::string manifest = oci_manifest_json(config_digest, config.size(), blobs).dump(2);
     util::Digest manifest_digest = client.put_manifest("src/img", "1", manifest, kOciManifest);
 
     store::Store store = store::Store::open(tmp.path() / "root");
@@ -981,17 +981,7 @@ TEST_SUITE("registry") {
       for (const auto& id : ids) c["rootfs"]["diff_ids"].push_back(id.str());
       std::string config = c.dump();
       util::Digest config_digest = push_blob(client, "src/img", config);
-      OrderedJson m;
-      m["schemaVersion"] = 2;
-      m["mediaType"] = std::string(kOciManifest);
-      m["config"] = {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", config_digest.str()},
-                     {"size", config.size()}};
-      m["layers"] = OrderedJson::array();
-      for (auto& [digest, size] : blobs)
-        m["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                               {"digest", digest.str()},
-                               {"size", size}});
-      client.put_manifest("src/img", tag, m.dump(), kOciManifest);
+      client.put_manifest("src/img", tag, oci_manifest_json(config_digest, config.size(), blobs).dump(), kOciManifest);
       return image::Reference::parse(reg.host + "/src/img:" + tag);
     };
     auto nothing_stored = [&](store::Store& store) {
