@@ -394,13 +394,13 @@ struct Result {
   std::string out;
 };
 
-/// Starts the container with stdout and stderr on a pipe; returns status and output.
-Result run_capture(const ContainerSpec& spec) {
+/// Starts the container (with options, whose stdout and stderr go to a pipe); returns
+/// status and output.
+Result run_capture(const ContainerSpec& spec, StartOptions options = {}) {
   int fds[2];
   REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
   util::UniqueFd read_end{util::adopt, fds[0]};
   util::UniqueFd write_end{util::adopt, fds[1]};
-  StartOptions options;
   options.stdio.out = write_end;
   options.stdio.err = write_end;
   auto process = start(spec, options);
@@ -498,19 +498,11 @@ TEST_CASE("seccomp: a cached program is written once, reused, and replaced when 
   fs::path cache = dir.path() / "seccomp";
   auto spec = spec_for({"probe", "syscall", "keyctl"});
   auto run_cached = [&] {
-    int fds[2];
-    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    util::UniqueFd read_end{util::adopt, fds[0]};
-    util::UniqueFd write_end{util::adopt, fds[1]};
     StartOptions options;
-    options.stdio.out = write_end;
-    options.stdio.err = write_end;
     options.seccomp_cache = cache;
-    auto process = start(spec, options);
-    write_end.reset();
-    std::string out = util::read_all(read_end);
-    CHECK(process.wait() == 0);
-    return trimmed(out);
+    Result result = run_capture(spec, options);
+    CHECK(result.status == 0);
+    return trimmed(result.out);
   };
   CHECK(run_cached() == "EPERM");
   std::vector<fs::path> entries;
