@@ -6,17 +6,27 @@
 namespace kiln::cli {
 
 namespace {
+// Registration only keeps the maker: building every command's table (and sorting the
+// list at each registration) was most of a short command's start-up instructions. The
+// tables are built, and sorted, once, the first time anything asks for them.
+std::vector<Command (*)()>& makers() {
+  static std::vector<Command (*)()> all;
+  return all;
+}
+
 std::vector<Command>& registry() {
-  static std::vector<Command> commands;
+  static std::vector<Command> commands = [] {
+    std::vector<Command> all;
+    all.reserve(makers().size());
+    for (auto make : makers()) all.push_back(make());
+    std::sort(all.begin(), all.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
+    return all;
+  }();
   return commands;
 }
 }  // namespace
 
-Registration::Registration(Command (*make)()) {
-  auto& all = registry();
-  all.push_back(make());
-  std::sort(all.begin(), all.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
-}
+Registration::Registration(Command (*make)()) { makers().push_back(make); }
 
 const std::vector<Command>& commands() { return registry(); }
 
