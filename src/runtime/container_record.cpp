@@ -308,8 +308,10 @@ std::optional<store::ContainerRecord> reconcile(store::Store& store, store::Cont
   if (state.status != ContainerStatus::running) return record;
   if (process_alive(state.monitor_pid, state.monitor_start_time)) return record;
   // The process that records the end is gone (kill -9 of kiln or of the monitor), so
-  // nobody will record it. Its guard kills the init, unless it was killed as well: make
-  // sure, and give the init a moment to go before the record says exited.
+  // nobody will record it. The init dies with it (its parent-death signal, or the guard
+  // under fuse-overlayfs), unless a set-user-ID command cleared that signal or the guard
+  // was killed as well: make sure, and give the init a moment to go before the record
+  // says exited.
   try {
     if (signal_process(state.pid, state.pid_start_time, SIGKILL))
       for (int i = 0; i < 100 && process_alive(state.pid, state.pid_start_time); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));

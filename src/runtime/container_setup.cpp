@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -36,6 +37,21 @@ void wait_for_parent(int sync_fd) {
   while (n < 0 && errno == EINTR);
   if (n != 1) fail("the parent went away before the container started");
   ::close(sync_fd);
+}
+
+/// The container dies with the kiln process that started it (kill -9 of kiln included):
+/// SIGKILL to this init empties its pid namespace, and with it goes the mount namespace
+/// that holds the root file system. Set first, before the parent says go; a change of
+/// the effective ids clears it, so die_with_parent() runs again after switch_user.
+void die_with_parent() {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) throw util::sys_error("prctl PR_SET_PDEATHSIG");
+}
+
+/// After the second die_with_parent(): a parent that died in between would go unnoticed,
+/// but then nobody reads error_fd any more, and a pipe without readers polls POLLERR.
+void check_parent_alive(int error_fd) {
+  struct pollfd p = {error_fd, POLLOUT, 0};
+  if (::poll(&p, 1, 0) > 0 && (p.revents & POLLERR)) ::_exit(137);
 }
 
 /// First: kiln's parent blocks signals for its signalfd, and the mask survives clone
@@ -207,6 +223,7 @@ void read_child_error(util::Fd fd) {
 
 void container_main(const ChildArgs& args) noexcept try {
   const ContainerSpec& spec = *args.spec;
+  die_with_parent();
   wait_for_parent(args.sync_fd);
   reset_signals();
   // A session of its own: the host terminal's ^C reaches kiln, which forwards it once.
@@ -235,6 +252,9 @@ void container_main(const ChildArgs& args) noexcept try {
   if (spec.no_new_privileges) set_no_new_privs();
   // With no_new_privs the filter goes last, so it constrains only the command.
   if (args.seccomp && spec.no_new_privileges) install_seccomp(*args.seccomp);
+
+  die_with_parent();
+  check_parent_alive(args.error_fd);
 
   if (spec.init) run_init(args);
   exec_command(args);

@@ -155,10 +155,11 @@ ContainerSpec start_spec(const store::Store& store, const store::ContainerRecord
   return spec;
 }
 
-void remove_container(store::Store& store, const store::ContainerRecord& record, bool remove_volumes) {
+void remove_container(store::Store& store, const store::ContainerRecord& record, bool remove_volumes,
+                      bool in_background) {
   auto config = config_of(record);
   // A --rm container's record was never durable; its removal need not be either.
-  store.remove_container(record.id, !config.auto_remove);
+  store.remove_container(record.id, !config.auto_remove, in_background);
   if (!remove_volumes) return;
   for (const auto& v : config.volumes)
     if (v.kind == VolumeConfig::Kind::anonymous) util::remove_tree(volume_dir(store, v.source).parent_path());

@@ -29,8 +29,11 @@ ContainerSpec start_spec(const store::Store& store, const store::ContainerRecord
                          const ContainerConfig& config, const fs::path& rootfs);
 
 /// Removes the record, its rw layer and, with remove_volumes, its anonymous volumes
-/// (named ones stay, as in Docker). The container must not be running.
-void remove_container(store::Store& store, const store::ContainerRecord& record, bool remove_volumes);
+/// (named ones stay, as in Docker). The container must not be running. in_background:
+/// the record goes now, the rw layer's tree is deleted by a child process (for kiln run
+/// --rm, which exits right after: a second fewer for the shell, not for the disk).
+void remove_container(store::Store& store, const store::ContainerRecord& record, bool remove_volumes,
+                      bool in_background = false);
 
 /// store.container(name) after reconcile(); throws not_found "no such container: X".
 store::ContainerRecord reconciled(store::Store& store, std::string_view name_or_id);

@@ -37,8 +37,10 @@ Pipe make_pipe(int flags = O_CLOEXEC) {
 
 /// A child that outlives nothing: told the container's pid, it waits for EOF on a pipe.
 /// "done" first means a clean end; EOF alone means this process died, so it kills the
-/// container and detaches the rootfs (the guard itself keeps the mount namespace alive,
-/// and a fuse-overlayfs process lives as long as its mount).
+/// container and detaches the rootfs. Only fuse-overlayfs needs it: its mount program
+/// lives in this process's mount namespace, keeps it alive, and serves the mount until
+/// someone unmounts it. With kernel overlay or vfs the container's init dies with this
+/// process on its own (PR_SET_PDEATHSIG), and the namespace holding the rootfs with it.
 class Guard {
 public:
   explicit Guard(const fs::path& target) {
@@ -163,7 +165,7 @@ int run_session(store::Store& store, const std::string& id, const SessionOptions
   util::UniqueFd dev_null;
   std::optional<SignalFd> signals;
   try {
-    guard.emplace(paths.rootfs(config.driver));
+    if (config.driver == "fuse-overlayfs") guard.emplace(paths.rootfs(config.driver));
     rootfs = mount_container(store, record, config);
     spec = start_spec(store, record, config, rootfs.target());
     Stdio stdio;
@@ -181,7 +183,9 @@ int run_session(store::Store& store, const std::string& id, const SessionOptions
     signals.emplace();
     StartOptions start_options;
     start_options.stdio = stdio;
-    start_options.before_start = [&](pid_t pid) { guard->watch(pid); };
+    start_options.before_start = [&](pid_t pid) {
+      if (guard) guard->watch(pid);
+    };
     start_options.seccomp_cache = store.cache_dir() / "seccomp";
     process.emplace(start(spec, start_options));
     out_pipe.write.reset();
@@ -315,9 +319,9 @@ int run_session(store::Store& store, const std::string& id, const SessionOptions
   } catch (const std::exception& e) {
     util::warn("{}", util::describe(e));
   }
-  guard->done();
   guard.reset();
-  if (config.auto_remove) remove_container(store, record, true);
+  // The caller exits next: the tree's deletion need not hold up the shell.
+  if (config.auto_remove) remove_container(store, record, true, /*in_background=*/true);
   return status;
 }
 

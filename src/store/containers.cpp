@@ -148,12 +148,15 @@ void Store::update_container(const ContainerRecord& record, bool durable) {
   publish_file(dir / kContainerRecord, to_json(record).dump(), durable);
 }
 
-void Store::remove_container(std::string_view id, bool durable) {
+void Store::remove_container(std::string_view id, bool durable, bool in_background) {
   std::vector<StagingDir> graves;  // outlive the lock: deleting the rw layer happens unlocked
-  auto lock = write_lock();
-  auto dir = container_dir(id);
-  if (!is_hex64(id) || !fs::exists(dir)) fail(ErrorKind::not_found, "no such container: {}", id);
-  unpublish(dir, graves, durable);
+  {
+    auto lock = write_lock();
+    auto dir = container_dir(id);
+    if (!is_hex64(id) || !fs::exists(dir)) fail(ErrorKind::not_found, "no such container: {}", id);
+    unpublish(dir, graves, durable);
+  }
+  if (in_background) remove_in_background(graves);
 }
 
 }  // namespace kiln::store

@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "util/error.hpp"
@@ -43,6 +45,37 @@ StagingDir::StagingDir(const fs::path& tmp_dir, std::string_view prefix)
   // which is why the sweep checks both.
   lock_ = try_lock_entry(dir_.path(), true);
   if (!lock_) throw util::sys_error("lock staging directory {}", dir_.path().string());
+}
+
+void remove_in_background(std::vector<StagingDir>& entries) noexcept {
+  if (entries.empty()) return;
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    entries.clear();
+    return;
+  }
+  if (pid == 0) {
+    // Off the terminal's process group (a ^C after kiln returned is not for us) and off
+    // the caller's output: $(kiln run --rm ...) must not wait for this child.
+    ::setsid();
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0)
+      for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+    std::vector<int> locks;
+    for (const auto& entry : entries) locks.push_back(entry.lock_fd());
+    std::sort(locks.begin(), locks.end());
+    unsigned from = 3;
+    for (int fd : locks) {
+      if (fd < 3) continue;
+      if (static_cast<unsigned>(fd) > from) ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0);
+      from = static_cast<unsigned>(fd) + 1;
+    }
+    ::syscall(SYS_close_range, from, ~0U, 0);
+    entries.clear();
+    ::_exit(0);
+  }
+  for (auto& entry : entries) entry.keep();
+  entries.clear();  // closes our copies of the locks; the child's hold them
 }
 
 int staging_owner_pid(std::string_view name) noexcept {

@@ -30,11 +30,20 @@ public:
   /// Leaves the directory in place: its content was renamed away, or it became the
   /// published object itself (the lock is still released at scope exit).
   void keep() noexcept { dir_.keep(); }
+  /// The descriptor holding the lock.
+  int lock_fd() const noexcept { return lock_.get(); }
 
 private:
   util::UniqueFd lock_;  // declared first: destroyed after the directory is removed
   util::TempDir dir_;
 };
+
+/// Deletes the entries in a child process of their own and returns at once: the caller
+/// is about to exit and nobody waits for the deletion. The child keeps the entries
+/// locked until they are gone (flock belongs to the open file, which fork shares), so
+/// a sweep leaves them alone; should it die half-way, the next sweep finishes. Without
+/// a child (fork failed) they are deleted here. Empties `entries` either way.
+void remove_in_background(std::vector<StagingDir>& entries) noexcept;
 
 /// The pid embedded in a staging entry's name, or 0 when the name has none.
 int staging_owner_pid(std::string_view name) noexcept;

@@ -234,8 +234,9 @@ public:
   /// Removes the container's directory and record; throws not_found. durable=false skips
   /// the directory fsync that makes the removal survive a power loss (a --rm container:
   /// a record that comes back is one whose process is gone, and the next reconcile
-  /// removes it again).
-  void remove_container(std::string_view id, bool durable = true);
+  /// removes it again). in_background: the directory tree is deleted by a child process
+  /// (remove_in_background) once the record is gone: for a caller about to exit.
+  void remove_container(std::string_view id, bool durable = true, bool in_background = false);
 
   // --- Maintenance -------------------------------------------------------------------
 

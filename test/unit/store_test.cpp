@@ -11,6 +11,7 @@
 #include <map>
 #include <thread>
 
+#include "store/staging.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -537,6 +538,36 @@ TEST_CASE("containers: records, unique names, lookup, state updates") {
   s.remove_container(c.id);
   CHECK(s.list_containers().empty());
   CHECK_THROWS_AS(s.remove_container(c.id), Error);
+}
+
+TEST_CASE("containers: removal in the background takes the record at once, the tree soon after") {
+  StoreFixture f;
+  auto& s = f.store;
+  auto img = make_image(s, "localhost/a:latest", {"l0"});
+  auto c = s.add_container({"", "quick", img.id, img.top_layer, {}, Json::object()}, false);
+  fs::path dir = s.container_dir(c.id);
+  util::make_dirs(dir / "upper/etc");
+  util::write_file_atomic(dir / "upper/etc/hostname", "x\n");
+  s.remove_container(c.id, false, /*in_background=*/true);
+  CHECK_FALSE(fs::exists(dir));
+  CHECK_FALSE(s.find_container("quick"));
+  CHECK(s.check(false).ok());
+  // A child of ours deletes the tree, holding its tmp/ entry locked: a sweep meanwhile
+  // must leave the entry to it. Then tmp/ is empty and the child has exited.
+  fs::path tmp = s.root() / "tmp";
+  CHECK(store::sweep_staging(tmp, std::chrono::seconds(0)).empty());
+  pid_t child = 0;
+  int status = 0;
+  for (int i = 0; i < 500; ++i) {
+    pid_t done = ::waitpid(-1, &status, WNOHANG);
+    if (done > 0) child = done;
+    if (child && fs::is_empty(tmp)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(child > 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(fs::is_empty(tmp));
 }
 
 TEST_CASE("check finds corruption and repair removes it") {
