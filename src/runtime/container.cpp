@@ -43,31 +43,6 @@ std::vector<std::string> path_dirs(const std::vector<std::string>& env) {
   return util::split(path, ':');
 }
 
-std::optional<SeccompPlan> plan_for(const ContainerSpec& spec, const CapabilitySet& caps) {
-  SeccompContext context;
-  context.caps = caps;
-  context.kernel = running_kernel_version();
-  context.single_id = spec.single_id;
-  switch (spec.seccomp.mode) {
-    case SeccompChoice::Mode::unconfined:
-      return std::nullopt;
-    case SeccompChoice::Mode::profile_file:
-      return plan_seccomp(parse_seccomp_profile(util::read_file(spec.seccomp.path), spec.seccomp.path), context);
-    case SeccompChoice::Mode::default_profile:
-      break;
-  }
-  return plan_seccomp(default_seccomp_profile(), context);
-}
-
-/// The compiled filter the child installs (compiled here, so its errors surface before
-/// clone, and through the cache when the caller names one).
-std::optional<SeccompProgram> prepare_seccomp(const ContainerSpec& spec, const CapabilitySet& caps,
-                                              const std::filesystem::path& cache_dir) {
-  auto plan = plan_for(spec, caps);
-  if (!plan) return std::nullopt;
-  return cached_seccomp(*plan, cache_dir);
-}
-
 /// Waits for a child, retrying EINTR; the raw wait status.
 int wait_for(pid_t pid) {
   int status = 0;
@@ -120,7 +95,8 @@ ContainerProcess start(const ContainerSpec& spec, StartOptions options) {
   args.spec = &spec;
   args.capabilities = plan_capabilities(caps, spec.user.uid);
   args.capabilities.last = kernel_last_capability();
-  args.seccomp = prepare_seccomp(spec, caps, options.seccomp_cache);
+  // Compiled (or found in the cache) here, so its errors surface before clone.
+  args.seccomp = container_seccomp(spec.seccomp, spec.single_id, caps, options.seccomp_cache);
   args.path_dirs = path_dirs(spec.env);
   args.stdio[0] = options.stdio.in.get();
   args.stdio[1] = options.stdio.out.get();

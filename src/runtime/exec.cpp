@@ -59,20 +59,6 @@ std::vector<Namespace> open_namespaces(pid_t pid) {
   return out;
 }
 
-std::optional<SeccompPlan> seccomp_plan(const ContainerSpec& spec, const CapabilitySet& caps) {
-  SeccompContext context;
-  context.caps = caps;
-  context.kernel = running_kernel_version();
-  context.single_id = spec.single_id;
-  switch (spec.seccomp.mode) {
-    case SeccompChoice::Mode::unconfined: return std::nullopt;
-    case SeccompChoice::Mode::profile_file:
-      return plan_seccomp(parse_seccomp_profile(util::read_file(spec.seccomp.path), spec.seccomp.path), context);
-    case SeccompChoice::Mode::default_profile: break;
-  }
-  return plan_seccomp(default_seccomp_profile(), context);
-}
-
 /// As container_main's switch_user: groups (unless denied), gid, uid, keeping the
 /// permitted capabilities for apply_capabilities.
 void switch_user(const UserIds& user) {
@@ -241,6 +227,11 @@ int exec_in_container(const store::ContainerRecord& record, const ExecOptions& o
   // The descriptors were opened before this check: they belong to the recorded init.
   if (!process_alive(pid, state.pid_start_time)) throw not_running();
 
+  // The seccomp program while the host's files are at hand (a profile file is one).
+  std::optional<SeccompProgram> seccomp =
+      container_seccomp(state.last_spec.seccomp, state.last_spec.single_id,
+                        compute_capabilities(state.last_spec.capabilities), {});
+
   // Signals for the signalfd are blocked before fork; the child unblocks them.
   sigset_t forwarded;
   sigemptyset(&forwarded);
@@ -271,7 +262,7 @@ int exec_in_container(const store::ContainerRecord& record, const ExecOptions& o
   args.spec = &spec;
   args.capabilities = plan_capabilities(caps, spec.user.uid);
   args.capabilities.last = kernel_last_capability();
-  if (auto plan = seccomp_plan(spec, caps)) args.seccomp = compile_seccomp(*plan);
+  args.seccomp = std::move(seccomp);
   std::string path = kDefaultPath;
   for (const auto& entry : spec.env)
     if (entry.starts_with("PATH=")) path = entry.substr(5);

@@ -87,6 +87,10 @@ Context build_context(const SeccompPlan& plan) {
   // profile, and a shorter program for the kernel to check and translate at load.
   if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); rc < 0)
     throw util::sys_error_code(-rc, "seccomp_attr_set SCMP_FLTATR_CTL_OPTIMIZE");
+  if (plan.bad_arch_errno) {
+    int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(static_cast<std::uint32_t>(plan.bad_arch_errno)));
+    if (rc < 0) throw util::sys_error_code(-rc, "seccomp_attr_set SCMP_FLTATR_ACT_BADARCH");
+  }
   for (const auto& arch_name : plan.architectures) {
     std::uint32_t arch = seccomp_arch_resolve_name(arch_name.c_str());
     if (arch == 0) fail(ErrorKind::invalid_input, "seccomp: unknown architecture \"{}\"", arch_name);
@@ -110,6 +114,28 @@ Context build_context(const SeccompPlan& plan) {
 }
 
 }  // namespace
+
+bool kernel_runs_x32() noexcept {
+#if defined(__x86_64__)
+  static const bool answer = [] {
+    if (::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0) return true;
+    constexpr long kX32SyscallBit = 0x40000000L;
+    long rc = ::syscall(kX32SyscallBit | SYS_getpid);
+    return !(rc < 0 && errno == ENOSYS);
+  }();
+  return answer;
+#else
+  return true;
+#endif
+}
+
+void drop_unavailable_architectures(SeccompPlan& plan) {
+  if (kernel_runs_x32()) return;
+  auto x32 = std::find(plan.architectures.begin(), plan.architectures.end(), "x32");
+  if (x32 == plan.architectures.end()) return;
+  plan.architectures.erase(x32);
+  plan.bad_arch_errno = ENOSYS;
+}
 
 void load_seccomp(const SeccompPlan& plan) {
   Context ctx = build_context(plan);

@@ -74,6 +74,9 @@ struct SeccompPlan {
   int default_errno = 1;
   std::vector<std::string> architectures;
   std::vector<SeccompPlanRule> rules;
+  /// For a call of an architecture the filter leaves out: 0 is libseccomp's default
+  /// (kill the thread); else fail with this errno.
+  int bad_arch_errno = 0;
 };
 
 /// The Go name of the architecture kiln was built for ("amd64", "arm64"...), as profiles

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/container_spec.hpp"
 #include "runtime/seccomp_profile.hpp"
 
 namespace kiln::runtime {
@@ -42,6 +43,24 @@ std::optional<SeccompProgram> parse_seccomp_cache_entry(std::string_view text);
 /// or missing entry is compiled and written again; a cache that cannot be written is
 /// only a debug message.
 SeccompProgram cached_seccomp(const SeccompPlan& plan, const std::filesystem::path& cache_dir);
+
+/// Whether this kernel runs x32 system calls (CONFIG_X86_X32_ABI, and not turned off
+/// with syscall.x32=n): asked once with an x32 getpid. True off x86_64, and when this
+/// process already runs under a seccomp filter that might punish the question.
+bool kernel_runs_x32() noexcept;
+
+/// Leaves x32 out of a plan when the kernel has none: every x32 call fails with ENOSYS
+/// there anyway, which the filter then answers itself (bad_arch_errno). A third fewer
+/// instructions in Docker's default profile, which lists x86_64, x86 and x32.
+void drop_unavailable_architectures(SeccompPlan& plan);
+
+/// The program a container with this seccomp choice gets: nullopt for unconfined; else
+/// the default profile or the named file, planned for the capabilities, the running
+/// kernel and single_id, without the architectures the kernel lacks, compiled through
+/// `cache_dir` (empty: no cache). The default profile is part of kiln's binary, so its
+/// cache key is the binary's build id and those facts: a hit needs no plan at all.
+std::optional<SeccompProgram> container_seccomp(const SeccompChoice& choice, bool single_id,
+                                                const CapabilitySet& caps, const std::filesystem::path& cache_dir);
 
 /// Installs a compiled program in the calling thread: sets no_new_privs, then loads
 /// the filter. Async-signal-safe apart from the throw. Throws std::system_error.

@@ -6,6 +6,7 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "runtime/seccomp_program.hpp"
 #include "runtime/user.hpp"
 #include "userns/userns.hpp"
+#include "util/build_id.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -184,6 +186,9 @@ TEST_CASE("seccomp cache key: every input of the compiled program changes it") {
   CHECK(key != seccomp_cache_key(changed, "libseccomp 2.5.4 arch 0xc000003e"));
   changed = plan;
   changed.architectures.push_back("x32");
+  CHECK(key != seccomp_cache_key(changed, "libseccomp 2.5.4 arch 0xc000003e"));
+  changed = plan;
+  changed.bad_arch_errno = 38;
   CHECK(key != seccomp_cache_key(changed, "libseccomp 2.5.4 arch 0xc000003e"));
   changed = plan;
   auto with_args = std::find_if(changed.rules.begin(), changed.rules.end(), [](auto& r) { return !r.args.empty(); });
@@ -518,8 +523,12 @@ TEST_CASE("seccomp: a cached program is written once, reused, and replaced when 
     c.single_id = spec.single_id;
     return c;
   }());
+  drop_unavailable_architectures(plan);
   CHECK(parse_seccomp_cache_entry(first)->bpf == compile_seccomp(plan).bpf);
-  CHECK(entries[0].filename() == seccomp_cache_key(plan, seccomp_build_id()) + ".bpf");
+  // Keyed by kiln's build id and the facts the default plan depends on, not the plan.
+  REQUIRE_FALSE(util::program_build_id().empty());
+  CHECK(entries[0].filename().string().size() == 64 + 4);
+  CHECK(entries[0].filename() != seccomp_cache_key(plan, seccomp_build_id()) + ".bpf");
 
   auto mtime = fs::last_write_time(entries[0]);
   CHECK(run_cached() == "EPERM");
@@ -530,6 +539,53 @@ TEST_CASE("seccomp: a cached program is written once, reused, and replaced when 
   CHECK(util::read_file(entries[0]) == first);
   spec.args = {"probe", "syscall", "unshare-user"};
   CHECK(run_cached() == "EPERM");
+  // Other capabilities, another plan: an entry of its own, and the program it holds.
+  spec.capabilities.add = {"CAP_SYS_ADMIN"};
+  CHECK(run_cached() == "ok");
+  CHECK(std::distance(fs::directory_iterator(cache), fs::directory_iterator()) == 2);
+}
+
+TEST_CASE("seccomp: without x32 in the filter an x32 call fails with ENOSYS, as the kernel's own answer") {
+#if defined(__x86_64__)
+  SeccompPlan plan;
+  plan.default_action = SeccompAction::errno_return;
+  plan.default_errno = EPERM;
+  plan.architectures = {"x86_64", "x86", "x32"};
+  for (const char* name : {"getpid", "exit_group", "exit", "write"}) plan.rules.push_back({name, SeccompAction::allow, 0, {}});
+  const long x32_getpid = 0x40000000L | SYS_getpid;
+  // In a child: the filter's status and what an x32 getpid answered (or the signal).
+  auto x32_answer = [&](const SeccompPlan& p) {
+    SeccompProgram program = compile_seccomp(p);
+    pid_t child = ::fork();
+    if (child == 0) {
+      install_seccomp(program);
+      long rc = ::syscall(x32_getpid);
+      ::_exit(rc >= 0 ? 0 : errno == ENOSYS ? 38 : errno == EPERM ? 1 : 2);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
+  };
+  int with_x32 = x32_answer(plan);  // 0 where the kernel runs x32, else its ENOSYS
+  CHECK(with_x32 == (kernel_runs_x32() ? 0 : 38));
+  auto dropped = plan;
+  dropped.architectures = {"x86_64", "x86"};
+  CHECK(x32_answer(dropped) == 1000 + SIGSYS);  // libseccomp's bad-arch default kills
+  dropped.bad_arch_errno = ENOSYS;
+  CHECK(x32_answer(dropped) == 38);
+  CHECK(compile_seccomp(dropped).bpf.size() < compile_seccomp(plan).bpf.size());
+  // What drop_unavailable_architectures makes of it depends on the kernel.
+  auto planned = plan;
+  drop_unavailable_architectures(planned);
+  if (kernel_runs_x32()) {
+    CHECK(planned.architectures == plan.architectures);
+    CHECK(planned.bad_arch_errno == 0);
+  } else {
+    CHECK(planned.architectures == dropped.architectures);
+    CHECK(planned.bad_arch_errno == ENOSYS);
+    CHECK(x32_answer(planned) == with_x32);
+  }
+#endif
 }
 
 TEST_CASE("seccomp: a JSON profile from a file") {

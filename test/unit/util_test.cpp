@@ -1,12 +1,34 @@
 // util: digests, errors, text formatting, atomic files.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "util/build_id.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
 using namespace kiln;
+
+TEST_CASE("program_build_id is the build id readelf shows for this binary") {
+  // readelf is a child: /proc/self/exe would be its own, so name ours by pid.
+  std::string ours;
+  std::string command = "readelf -n /proc/" + std::to_string(::getpid()) + "/exe 2>/dev/null";
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, p))
+      if (auto at = std::string_view(line).find("Build ID: "); at != std::string_view::npos)
+        ours = std::string(kiln::util::trim(std::string_view(line).substr(at + 10)));
+    ::pclose(p);
+  }
+  REQUIRE_FALSE(ours.empty());
+  CHECK(kiln::util::program_build_id() == ours);
+  CHECK(kiln::util::program_build_id().data() == kiln::util::program_build_id().data());  // read once
+}
 
 TEST_CASE("sha256 of known inputs") {
   CHECK(util::sha256_of("").str() == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
