@@ -31,6 +31,7 @@ namespace {
 /// Blocks until the parent says go (one byte) or dies (EOF): the parent may set up
 /// things that need the child's pid (network, id maps) before anything runs.
 void wait_for_parent(int sync_fd) {
+  if (sync_fd < 0) return;  // started in the parent's memory, which waits for the exec
   char byte = 0;
   ssize_t n;
   do n = ::read(sync_fd, &byte, 1);
@@ -150,13 +151,15 @@ void switch_user(const UserIds& user) {
   auto policy = util::try_read_file("/proc/self/setgroups");
   if (policy && policy->starts_with("deny")) {
     if (!user.groups.empty()) util::debug("setgroups denied in this user namespace: supplementary groups skipped");
-  } else if (::setgroups(user.groups.size(), user.groups.data()) < 0) {
+  } else if (::syscall(SYS_setgroups, user.groups.size(), user.groups.data()) < 0) {
     throw util::sys_error("setgroups for user {}", user.uid);
   }
+  // The system calls themselves, not libc's wrappers: those apply the ids to every
+  // thread they know of, and a child that shares kiln's memory shares that list too.
   const char* hint = " (is the id mapped in kiln's user namespace?)";
-  if (::setresgid(user.gid, user.gid, user.gid) < 0)
+  if (::syscall(SYS_setresgid, user.gid, user.gid, user.gid) < 0)
     throw util::sys_error("setresgid {}{}", user.gid, errno == EINVAL ? hint : "");
-  if (::setresuid(user.uid, user.uid, user.uid) < 0)
+  if (::syscall(SYS_setresuid, user.uid, user.uid, user.uid) < 0)
     throw util::sys_error("setresuid {}{}", user.uid, errno == EINVAL ? hint : "");
 }
 
@@ -223,6 +226,8 @@ void read_child_error(util::Fd fd) {
 
 void container_main(const ChildArgs& args) noexcept try {
   const ContainerSpec& spec = *args.spec;
+  for (int fd : args.close_fds)
+    if (fd >= 0) ::close(fd);
   die_with_parent();
   wait_for_parent(args.sync_fd);
   reset_signals();

@@ -21,7 +21,8 @@ struct ChildArgs {
   std::optional<SeccompProgram> seccomp;  // compiled; empty: unconfined
   std::vector<std::string> path_dirs;  // the container's $PATH, split
   int stdio[3] = {0, 1, 2};            // host descriptors for 0, 1, 2 (without a tty)
-  int sync_fd = -1;                    // read end: the parent's "go"
+  int sync_fd = -1;                    // read end: the parent's "go"; -1: go at once
+  int close_fds[3] = {-1, -1, -1};     // the parent's ends, closed first in the child
   int error_fd = -1;                   // write end, O_CLOEXEC: EOF at exec means success
   int terminal_fd = -1;                // socket for the pty master (spec.tty)
 };

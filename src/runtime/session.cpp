@@ -183,9 +183,7 @@ int run_session(store::Store& store, const std::string& id, const SessionOptions
     signals.emplace();
     StartOptions start_options;
     start_options.stdio = stdio;
-    start_options.before_start = [&](pid_t pid) {
-      if (guard) guard->watch(pid);
-    };
+    if (guard) start_options.before_start = [&](pid_t pid) { guard->watch(pid); };
     start_options.seccomp_cache = store.cache_dir() / "seccomp";
     process.emplace(start(spec, start_options));
     out_pipe.write.reset();

@@ -432,6 +432,30 @@ TEST_CASE("exit codes propagate") {
   CHECK(sleeper.wait() == 137);
 }
 
+TEST_CASE("start: with a before_start hook the child waits for it; without one it shares our memory") {
+  REQUIRE_ROOTFS();
+  // The hook runs before the command does: it sees the child alive and still kiln.
+  StartOptions hooked;
+  std::string comm_before;
+  hooked.before_start = [&](pid_t pid) { comm_before = util::try_read_file(fmt::format("/proc/{}/comm", pid)).value_or(""); };
+  auto result = run_capture(spec_for({"sh", "-c", "echo hooked"}), hooked);
+  CHECK(result.status == 0);
+  CHECK(trimmed(result.out) == "hooked");
+  CHECK(trimmed(comm_before) != "sh");
+  CHECK_FALSE(comm_before.empty());
+  // Without a hook, start() returns after the exec, failures included, and our memory
+  // (the child ran on it) is intact: the same spec runs again and fails the same way.
+  for (int i = 0; i < 3; ++i) {
+    CHECK(trimmed(run_capture(spec_for({"sh", "-c", "echo plain"})).out) == "plain");
+    try {
+      run_capture(spec_for({"nosuchcmd"}));
+      FAIL("no error");
+    } catch (const std::exception& e) {
+      CHECK(util::kind_of(e) == ErrorKind::command_not_found);
+    }
+  }
+}
+
 TEST_CASE("a missing command is 127, a non-executable one 126") {
   REQUIRE_ROOTFS();
   try {
