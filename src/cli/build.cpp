@@ -165,7 +165,7 @@ int run_prune(const Args& args) {
   return 0;
 }
 
-const Registration kBuild{[] {
+const Registration kBuild{{"build", "image build", "buildx build"}, [] {
   return Command{
       .name = "build",
       .aliases = {"image build", "buildx build"},
@@ -211,7 +211,7 @@ const Registration kBuild{[] {
   };
 }};
 
-const Registration kBuilderPrune{[] {
+const Registration kBuilderPrune{{"builder prune"}, [] {
   return Command{
       .name = "builder prune",
       .usage_args = "[OPTIONS]",

@@ -2,23 +2,31 @@
 #include "cli/command.hpp"
 
 #include <algorithm>
+#include <memory>
 
 namespace kiln::cli {
 
 namespace {
-// Registration only keeps the maker: building every command's table (and sorting the
-// list at each registration) was most of a short command's start-up instructions. The
-// tables are built, and sorted, once, the first time anything asks for them.
-std::vector<Command (*)()>& makers() {
-  static std::vector<Command (*)()> all;
+// Registration keeps the names and the maker: building every command's table (and
+// sorting the list at each registration) was most of a short command's start-up. A
+// lookup builds the one table it finds; the list of all is built, and sorted, once,
+// the first time anything asks for it.
+struct Entry {
+  std::vector<std::string> names;
+  Command (*make)();
+  std::unique_ptr<Command> built;
+};
+
+std::vector<Entry>& entries() {
+  static std::vector<Entry> all;
   return all;
 }
 
 std::vector<Command>& registry() {
   static std::vector<Command> commands = [] {
     std::vector<Command> all;
-    all.reserve(makers().size());
-    for (auto make : makers()) all.push_back(make());
+    all.reserve(entries().size());
+    for (auto& entry : entries()) all.push_back(entry.make());
     std::sort(all.begin(), all.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
     return all;
   }();
@@ -26,14 +34,23 @@ std::vector<Command>& registry() {
 }
 }  // namespace
 
-Registration::Registration(Command (*make)()) { makers().push_back(make); }
+Registration::Registration(std::initializer_list<std::string_view> names, Command (*make)()) {
+  entries().push_back({std::vector<std::string>(names.begin(), names.end()), make, nullptr});
+}
+
+std::vector<std::vector<std::string>> registered_names() {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& entry : entries()) out.push_back(entry.names);
+  return out;
+}
 
 const std::vector<Command>& commands() { return registry(); }
 
 const Command* find_command(std::string_view name) {
-  for (const auto& cmd : registry()) {
-    if (cmd.name == name) return &cmd;
-    if (std::find(cmd.aliases.begin(), cmd.aliases.end(), name) != cmd.aliases.end()) return &cmd;
+  for (auto& entry : entries()) {
+    if (std::find(entry.names.begin(), entry.names.end(), name) == entry.names.end()) continue;
+    if (!entry.built) entry.built = std::make_unique<Command>(entry.make());
+    return entry.built.get();
   }
   return nullptr;
 }

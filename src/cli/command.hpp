@@ -3,10 +3,13 @@
 // OPTIONS section and the shell completions, so a flag exists in all four or none.
 //
 // A command lives in src/cli/<group>.cpp and registers itself:
-//   const Registration kImages{[] { return Command{...}; }};
+//   const Registration kImages{{"image ls", "images", "image list"}, [] { return Command{...}; }};
+// The names there (the command's name, then its aliases) find it without building
+// every table; a unit test holds them equal to the table's own.
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,8 +89,12 @@ struct Command {
 
 /// Registers a command from a static initialiser.
 struct Registration {
-  explicit Registration(Command (*make)());
+  Registration(std::initializer_list<std::string_view> names, Command (*make)());
 };
+
+/// The names each command was registered under, in registration order (for the test
+/// that holds them equal to each table's name and aliases).
+std::vector<std::vector<std::string>> registered_names();
 
 /// All registered commands, sorted by name.
 const std::vector<Command>& commands();

@@ -86,7 +86,7 @@ int run_export(const Args& args) {
   return 0;
 }
 
-const Registration kCommit{[] {
+const Registration kCommit{{"commit", "container commit"}, [] {
   return Command{
       .name = "commit",
       .aliases = {"container commit"},
@@ -111,7 +111,7 @@ const Registration kCommit{[] {
   };
 }};
 
-const Registration kDiff{[] {
+const Registration kDiff{{"diff", "container diff"}, [] {
   return Command{
       .name = "diff",
       .aliases = {"container diff"},
@@ -126,7 +126,7 @@ const Registration kDiff{[] {
   };
 }};
 
-const Registration kExport{[] {
+const Registration kExport{{"export", "container export"}, [] {
   return Command{
       .name = "export",
       .aliases = {"container export"},

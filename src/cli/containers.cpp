@@ -291,7 +291,7 @@ int run_inspect(const Args& args) {
   return status;
 }
 
-const Registration kPs{[] {
+const Registration kPs{{"ps", "container ls", "container list", "container ps"}, [] {
   return Command{
       .name = "ps",
       .aliases = {"container ls", "container list", "container ps"},
@@ -311,7 +311,7 @@ const Registration kPs{[] {
   };
 }};
 
-const Registration kRm{[] {
+const Registration kRm{{"rm", "container rm"}, [] {
   return Command{
       .name = "rm",
       .aliases = {"container rm"},
@@ -330,7 +330,7 @@ const Registration kRm{[] {
   };
 }};
 
-const Registration kContainerInspect{[] {
+const Registration kContainerInspect{{"container inspect"}, [] {
   return Command{
       .name = "container inspect",
       .usage_args = "[OPTIONS] CONTAINER [CONTAINER...]",

@@ -224,7 +224,7 @@ int run_images(const Args& args) {
   return 0;
 }
 
-const Registration kImages{[] {
+const Registration kImages{{"image ls", "images", "image list"}, [] {
   return Command{
       .name = "image ls",
       .aliases = {"images", "image list"},
@@ -270,7 +270,7 @@ int run_tag(const Args& args) {
   return 0;
 }
 
-const Registration kTag{[] {
+const Registration kTag{{"tag", "image tag"}, [] {
   return Command{
       .name = "tag",
       .aliases = {"image tag"},
@@ -369,7 +369,7 @@ int run_rmi(const Args& args) {
   return 0;
 }
 
-const Registration kRmi{[] {
+const Registration kRmi{{"image rm", "rmi"}, [] {
   return Command{
       .name = "image rm",
       .aliases = {"rmi"},

@@ -42,7 +42,7 @@ int run_import(const Args& args) {
   return 0;
 }
 
-const Registration kImport{[] {
+const Registration kImport{{"import", "image import"}, [] {
   return Command{
       .name = "import",
       .aliases = {"image import"},

@@ -126,7 +126,7 @@ int run_info(const Args& args) {
   return 0;
 }
 
-const Registration kInfo{[] {
+const Registration kInfo{{"info", "system info"}, [] {
   return Command{
       .name = "info",
       .aliases = {"system info"},
@@ -161,7 +161,7 @@ int run_check(const Args& args) {
   return remaining.empty() ? 0 : 1;
 }
 
-const Registration kCheck{[] {
+const Registration kCheck{{"system check"}, [] {
   return Command{
       .name = "system check",
       .usage_args = "[OPTIONS]",
@@ -184,7 +184,7 @@ int run_migrate(const Args& args) {
   return 0;
 }
 
-const Registration kMigrate{[] {
+const Registration kMigrate{{"system migrate"}, [] {
   return Command{
       .name = "system migrate",
       .usage_args = "[OPTIONS]",

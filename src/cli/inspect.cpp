@@ -108,7 +108,7 @@ const std::vector<Option> kInspectOptions = {
     {.long_name = "format", .short_name = 'f', .arg = "FORMAT", .help = "Print with a Go template instead of JSON"},
 };
 
-const Registration kImageInspect{[] {
+const Registration kImageInspect{{"image inspect"}, [] {
   return Command{
       .name = "image inspect",
       .usage_args = "[OPTIONS] IMAGE [IMAGE...]",
@@ -122,7 +122,7 @@ const Registration kImageInspect{[] {
   };
 }};
 
-const Registration kInspect{[] {
+const Registration kInspect{{"inspect"}, [] {
   auto options = kInspectOptions;
   options.push_back({.long_name = "type", .short_name = 't', .arg = "TYPE",
                      .help = "Look for an image, a container or both", .complete = Complete::choice,
@@ -252,7 +252,7 @@ int run_history(const Args& args) {
   return 0;
 }
 
-const Registration kHistory{[] {
+const Registration kHistory{{"history", "image history"}, [] {
   return Command{
       .name = "history",
       .aliases = {"image history"},

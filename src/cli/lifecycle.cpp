@@ -122,7 +122,7 @@ int run_exec(const Args& args) {
   }
 }
 
-const Registration kLogs{[] {
+const Registration kLogs{{"logs", "container logs"}, [] {
   return Command{
       .name = "logs",
       .aliases = {"container logs"},
@@ -145,7 +145,7 @@ const Registration kLogs{[] {
   };
 }};
 
-const Registration kStop{[] {
+const Registration kStop{{"stop", "container stop"}, [] {
   return Command{
       .name = "stop",
       .aliases = {"container stop"},
@@ -165,7 +165,7 @@ const Registration kStop{[] {
   };
 }};
 
-const Registration kKill{[] {
+const Registration kKill{{"kill", "container kill"}, [] {
   return Command{
       .name = "kill",
       .aliases = {"container kill"},
@@ -185,7 +185,7 @@ const Registration kKill{[] {
   };
 }};
 
-const Registration kWait{[] {
+const Registration kWait{{"wait", "container wait"}, [] {
   return Command{
       .name = "wait",
       .aliases = {"container wait"},
@@ -198,7 +198,7 @@ const Registration kWait{[] {
   };
 }};
 
-const Registration kExec{[] {
+const Registration kExec{{"exec", "container exec"}, [] {
   return Command{
       .name = "exec",
       .aliases = {"container exec"},

@@ -6,7 +6,7 @@
 namespace kiln::cli {
 namespace {
 
-const Registration kVersion{[] {
+const Registration kVersion{{"version"}, [] {
   return Command{
       .name = "version",
       .summary = "Print kiln's version",
@@ -19,7 +19,7 @@ const Registration kVersion{[] {
   };
 }};
 
-const Registration kCompletion{[] {
+const Registration kCompletion{{"completion"}, [] {
   return Command{
       .name = "completion",
       .usage_args = "bash|zsh|fish",

@@ -140,7 +140,7 @@ int run_pull(const Args& args) {
   std::rethrow_exception(last);
 }
 
-const Registration kPull{[] {
+const Registration kPull{{"pull", "image pull"}, [] {
   return Command{
       .name = "pull",
       .aliases = {"image pull"},
@@ -208,7 +208,7 @@ int run_push(const Args& args) {
   return 0;
 }
 
-const Registration kPush{[] {
+const Registration kPush{{"push", "image push"}, [] {
   return Command{
       .name = "push",
       .aliases = {"image push"},
@@ -269,7 +269,7 @@ int run_login(const Args& args) {
   return 0;
 }
 
-const Registration kLogin{[] {
+const Registration kLogin{{"login"}, [] {
   return Command{
       .name = "login",
       .usage_args = "[OPTIONS] REGISTRY",
@@ -303,7 +303,7 @@ int run_logout(const Args& args) {
   return 0;
 }
 
-const Registration kLogout{[] {
+const Registration kLogout{{"logout"}, [] {
   return Command{
       .name = "logout",
       .usage_args = "[OPTIONS] [REGISTRY]",
@@ -412,7 +412,7 @@ int run_search(const Args& args) {
   return 0;
 }
 
-const Registration kSearch{[] {
+const Registration kSearch{{"search"}, [] {
   return Command{
       .name = "search",
       .usage_args = "[OPTIONS] TERM",

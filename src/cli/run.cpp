@@ -240,7 +240,7 @@ int run_run(const Args& args) {
     std::cout << record.id << std::endl;
     return 0;
   }
-  return runtime::run_session(store, record.id, {});
+  return runtime::run_session(store, std::move(record), {});
 }
 
 int run_create(const Args& args) {
@@ -263,7 +263,7 @@ int run_start(const Args& args) {
   if (args.flag("attach") || args.flag("interactive")) {
     if (names.size() != 1) fail(ErrorKind::invalid_input, "start: --attach takes exactly one container");
     auto record = runtime::reconciled(store, names[0]);
-    return runtime::run_session(store, record.id, {});
+    return runtime::run_session(store, std::move(record), {});
   }
   int status = 0;
   for (const auto& name : names) {
@@ -337,7 +337,7 @@ std::vector<Option> create_table(bool with_run_flags) {
   return o;
 }
 
-const Registration kRun{[] {
+const Registration kRun{{"run", "container run"}, [] {
   return Command{
       .name = "run",
       .aliases = {"container run"},
@@ -355,7 +355,7 @@ const Registration kRun{[] {
   };
 }};
 
-const Registration kCreate{[] {
+const Registration kCreate{{"create", "container create"}, [] {
   return Command{
       .name = "create",
       .aliases = {"container create"},
@@ -370,7 +370,7 @@ const Registration kCreate{[] {
   };
 }};
 
-const Registration kStart{[] {
+const Registration kStart{{"start", "container start"}, [] {
   return Command{
       .name = "start",
       .aliases = {"container start"},
@@ -388,7 +388,7 @@ const Registration kStart{[] {
   };
 }};
 
-const Registration kMonitor{[] {
+const Registration kMonitor{{"container-monitor"}, [] {
   return Command{
       .name = "container-monitor",
       .usage_args = "[OPTIONS] ID",

@@ -44,7 +44,7 @@ int run_load(const Args& args) {
   return 0;
 }
 
-const Registration kSave{[] {
+const Registration kSave{{"save", "image save"}, [] {
   return Command{
       .name = "save",
       .aliases = {"image save"},
@@ -71,7 +71,7 @@ const Registration kSave{[] {
   };
 }};
 
-const Registration kLoad{[] {
+const Registration kLoad{{"load", "image load"}, [] {
   return Command{
       .name = "load",
       .aliases = {"image load"},

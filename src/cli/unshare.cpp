@@ -48,7 +48,7 @@ int run_unshare(const Args& args) {
   fail(ErrorKind::not_executable, "unshare: {}: cannot execute: {}", command[0], std::strerror(code));
 }
 
-const Registration kUnshare{[] {
+const Registration kUnshare{{"unshare"}, [] {
   return Command{
       .name = "unshare",
       .usage_args = "[COMMAND [ARG...]]",

@@ -147,8 +147,11 @@ private:
 }  // namespace
 
 int run_session(store::Store& store, const std::string& id, const SessionOptions& options) {
+  return run_session(store, store.container(id), options);
+}
+
+int run_session(store::Store& store, store::ContainerRecord record, const SessionOptions& options) {
   int ready_fd = options.ready_fd;
-  store::ContainerRecord record = store.container(id);
   ContainerConfig config = config_of(record);
   auto paths = container_paths(store, record.id);
   ContainerState before = state_of(record);

@@ -24,5 +24,7 @@ struct SessionOptions {
 /// Throws kiln::Error (command_not_found, not_executable, conflict when it is running)
 /// when it cannot start; the record then holds the error.
 int run_session(store::Store& store, const std::string& id, const SessionOptions& options);
+/// The same for a record the caller just read or wrote (kiln run, start -a): not read again.
+int run_session(store::Store& store, store::ContainerRecord record, const SessionOptions& options);
 
 }  // namespace kiln::runtime

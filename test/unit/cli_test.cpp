@@ -1,6 +1,8 @@
 // cli: option-table rendering, template formatting, column alignment.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "cli/command.hpp"
 #include "cli/format.hpp"
 #include "util/error.hpp"
@@ -46,6 +48,24 @@ TEST_CASE("listings: default table, custom table, plain template, json") {
   CHECK(json.is_array());
   CHECK(json[0]["ID"] == "0123456789ab");
   CHECK(header_for("CreatedAt", listing) == "CREATED AT");
+}
+
+TEST_CASE("each command is registered under its own name and aliases, and found by each") {
+  auto names = registered_names();
+  REQUIRE(names.size() == commands().size());
+  std::set<std::vector<std::string>> from_tables, from_registrations(names.begin(), names.end());
+  for (const auto& cmd : commands()) {
+    std::vector<std::string> own{cmd.name};
+    own.insert(own.end(), cmd.aliases.begin(), cmd.aliases.end());
+    from_tables.insert(own);
+    for (const auto& name : own) {
+      const Command* found = find_command(name);
+      REQUIRE(found);
+      CHECK(found->name == cmd.name);
+    }
+  }
+  CHECK(from_tables == from_registrations);
+  CHECK(find_command("no such command") == nullptr);
 }
 
 TEST_CASE("every registered command's help fits 80 columns and lists its options") {
