@@ -105,10 +105,9 @@ ContainerRecord Store::add_container(ContainerRecord record, bool durable) {
     // directory itself: one directory made and renamed, none left to remove.
     StagingDir entry = staging_dir("container");
     const fs::path& staged = entry.path();
-    if (durable)
-      util::write_file_atomic(staged / kContainerRecord, to_json(record).dump());
-    else
-      util::write_file_replace(staged / kContainerRecord, to_json(record).dump());
+    // Nobody reads the entry before the rename below: the record is written in place.
+    util::write_new_file(staged / kContainerRecord, to_json(record).dump(), durable);
+    if (durable) util::fsync_path(staged);
 
     auto lock = write_lock();
     if (!load_index()->by_id(record.image_id))

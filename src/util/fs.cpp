@@ -127,6 +127,21 @@ void write_file_replace(const fs::path& path, std::string_view data, mode_t mode
   replace_file(path, data, mode, false);
 }
 
+void write_new_file(const fs::path& path, std::string_view data, bool durable, mode_t mode) {
+  try {
+    auto fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    try {
+      write_all(fd, data);
+      if (durable && ::fsync(fd.get()) < 0) throw sys_error("fsync");
+    } catch (...) {
+      ::unlink(path.c_str());
+      throw;
+    }
+  } catch (...) {
+    rethrow_with("write {}", path.string());
+  }
+}
+
 void make_dirs(const fs::path& path, mode_t mode) {
   if (path.empty()) return;
   struct stat st;

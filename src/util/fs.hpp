@@ -42,6 +42,10 @@ void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode 
 /// Like write_file_atomic without the fsyncs: readers see the old or the new content,
 /// never a mix, but a power loss may lose the write. For files made again on demand.
 void write_file_replace(const fs::path& path, std::string_view data, mode_t mode = 0644);
+/// Creates path (which must not exist) with data, fsynced when durable (its directory
+/// is not). For a directory nobody else reads yet, such as a staging entry, where the
+/// temporary name and rename of write_file_atomic would only cost.
+void write_new_file(const fs::path& path, std::string_view data, bool durable, mode_t mode = 0644);
 /// rename(2) then fsync of the target's directory; throws.
 void rename_durable(const fs::path& from, const fs::path& to);
 /// fsync(2) of a file or directory by path; throws.

@@ -118,6 +118,21 @@ TEST_CASE("atomic write replaces the file and leaves no temporary behind") {
   CHECK(entries == 1);
 }
 
+TEST_CASE("write_new_file creates, never replaces, and leaves nothing when it fails") {
+  util::TempDir dir(std::filesystem::temp_directory_path(), "kiln-util-test-");
+  auto file = dir.path() / "record";
+  util::write_new_file(file, "one", true, 0600);
+  CHECK(util::read_file(file) == "one");
+  CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  CHECK_THROWS_AS(util::write_new_file(file, "two", false), Error);  // exists: untouched
+  CHECK(util::read_file(file) == "one");
+  CHECK_THROWS_AS(util::write_new_file(dir.path() / "no-dir" / "x", "y", false), Error);
+  int entries = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
+  CHECK(entries == 1);
+}
+
 TEST_CASE("split and trim") {
   CHECK(util::split("a:b::c", ':') == std::vector<std::string>{"a", "b", "", "c"});
   CHECK(util::trim("  x y \n") == "x y");
