@@ -1,5 +1,5 @@
-// Turning a SeccompPlan into a filter with libseccomp, and loading it: directly
-// (load_seccomp) or as a compiled program (compile_seccomp, install_seccomp).
+// Turning a SeccompPlan into a filter with libseccomp (compile_seccomp), and loading
+// the compiled program (install_seccomp).
 // Syscall names an architecture does not have are skipped, as runc does, so one
 // profile serves every architecture.
 #include <linux/filter.h>
@@ -137,12 +137,6 @@ void drop_unavailable_architectures(SeccompPlan& plan) {
   plan.bad_arch_errno = ENOSYS;
 }
 
-void load_seccomp(const SeccompPlan& plan) {
-  Context ctx = build_context(plan);
-  int rc = seccomp_load(ctx.get());
-  if (rc < 0) throw util::sys_error_code(-rc, "seccomp_load");
-}
-
 SeccompProgram compile_seccomp(const SeccompPlan& plan) {
   Context ctx = build_context(plan);
   // seccomp_export_bpf generates the program seccomp_load would load, into an fd.
@@ -167,8 +161,10 @@ void install_seccomp(const SeccompProgram& program) {
   struct sock_fprog prog {};
   prog.len = static_cast<unsigned short>(program.bpf.size() / sizeof(sock_filter));
   prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(program.bpf.data()));
-  // As libseccomp's default (SCMP_FLTATR_CTL_NNP): no_new_privs, then the filter.
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw util::sys_error("prctl PR_SET_NO_NEW_PRIVS");
+  // Unlike libseccomp's default (SCMP_FLTATR_CTL_NNP), no_new_privs is not set here: a
+  // container gets it only when asked, as under runc, and setuid programs inside it
+  // (su, ping) keep working. The callers load the filter while they still hold
+  // CAP_SYS_ADMIN, which is what the kernel asks for instead.
   if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
     if (errno != ENOSYS) throw util::sys_error("seccomp SECCOMP_SET_MODE_FILTER");
     if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) throw util::sys_error("prctl PR_SET_SECCOMP");

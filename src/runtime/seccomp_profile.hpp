@@ -97,10 +97,6 @@ struct SeccompContext {
 /// other rule for them is left out.
 SeccompPlan plan_seccomp(const SeccompProfile& profile, const SeccompContext& context);
 
-/// Installs a plan in the current process with libseccomp (native architecture plus the
-/// plan's). The caller holds CAP_SYS_ADMIN or has set no_new_privs. Throws.
-void load_seccomp(const SeccompPlan& plan);
-
 /// The running kernel's "major.minor" from uname(2).
 std::string running_kernel_version();
 

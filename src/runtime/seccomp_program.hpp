@@ -2,8 +2,8 @@
 // which is kept in a cache directory keyed by everything the program depends on
 // (the plan, libseccomp's version and the native architecture), so later containers
 // skip the compilation (most of the CPU a container start costs) and only load the
-// bytes. Loading does what libseccomp's seccomp_load does: no_new_privs, then
-// seccomp(SECCOMP_SET_MODE_FILTER) with no flags.
+// bytes. Loading is seccomp(SECCOMP_SET_MODE_FILTER) with no flags, as libseccomp's
+// seccomp_load, but without its no_new_privs (Docker sets that only on request).
 #pragma once
 
 #include <filesystem>
@@ -62,8 +62,10 @@ void drop_unavailable_architectures(SeccompPlan& plan);
 std::optional<SeccompProgram> container_seccomp(const SeccompChoice& choice, bool single_id,
                                                 const CapabilitySet& caps, const std::filesystem::path& cache_dir);
 
-/// Installs a compiled program in the calling thread: sets no_new_privs, then loads
-/// the filter. Async-signal-safe apart from the throw. Throws std::system_error.
+/// Installs a compiled program in the calling thread. It leaves no_new_privs alone
+/// (Docker sets it only for --security-opt no-new-privileges), so the caller must either
+/// hold CAP_SYS_ADMIN in its user namespace or have set no_new_privs itself.
+/// Async-signal-safe apart from the throw. Throws std::system_error.
 void install_seccomp(const SeccompProgram& program);
 
 }  // namespace kiln::runtime

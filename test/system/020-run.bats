@@ -328,3 +328,29 @@ kill9_foreground() {
   run_kiln ps -a --format '{{.Names}} {{.State}}'
   assert_output_contains "victim1000 exited"
 }
+
+@test "run: an image of 130 layers mounts and runs (the lower dirs fit one page)" {
+  local ctx=$BATS_TEST_TMPDIR/many i
+  mkdir -p "$ctx"
+  echo "FROM $IMG" >"$ctx/Dockerfile"
+  for i in $(seq 130); do
+    echo "$i" >"$ctx/f$i"
+    echo "COPY f$i /layer/f$i" >>"$ctx/Dockerfile"
+  done
+  run_kiln build -q -t localhost/many "$ctx"
+  run_kiln image inspect localhost/many
+  assert_equal "$(jq '.[0].RootFS.Layers | length' <<<"$KILN_STDOUT")" 131 "layers of localhost/many"
+  run_kiln run --rm localhost/many sh -c 'ls /layer | wc -l; cat /layer/f1 /layer/f130'
+  assert_line 0 "130"
+  assert_line 1 "1"
+  assert_line 2 "130"
+  # The container's own layer sits above all 130: a change shows, and stays its own.
+  run_kiln run --name many localhost/many sh -c 'echo changed >/layer/f65; cat /layer/f65'
+  assert_equal "$KILN_STDOUT" "changed"
+  run_kiln diff many
+  assert_line "C /layer/f65"
+  run_kiln rm many
+  run_kiln run --rm localhost/many cat /layer/f65
+  assert_equal "$KILN_STDOUT" "65"
+  run_kiln rmi localhost/many
+}

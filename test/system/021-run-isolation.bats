@@ -86,6 +86,50 @@ IMG=localhost/busybox
   assert_equal "${#entries[@]}" "$((count + 1))"
 }
 
+@test "isolation: no_new_privs only with --security-opt no-new-privileges, as Docker" {
+  run_kiln run --rm $IMG sh -c 'grep NoNewPrivs /proc/self/status | tr -d "[:space:]"'
+  assert_equal "$KILN_STDOUT" "NoNewPrivs:0"
+  run_kiln run --rm --security-opt no-new-privileges $IMG sh -c 'grep NoNewPrivs /proc/self/status | tr -d "[:space:]"'
+  assert_equal "$KILN_STDOUT" "NoNewPrivs:1"
+  # The default profile still applies with it (loaded after no_new_privs, last).
+  run_kiln run --rm --security-opt no-new-privileges $IMG probe syscall keyctl
+  assert_equal "$KILN_STDOUT" "EPERM"
+  # exec into such a container gets no_new_privs too; into a plain one it does not.
+  run_kiln run -d --name nnp --security-opt no-new-privileges $IMG sleep 60
+  run_kiln exec nnp sh -c 'grep NoNewPrivs /proc/self/status | tr -d "[:space:]"'
+  assert_equal "$KILN_STDOUT" "NoNewPrivs:1"
+  run_kiln rm -f nnp
+  run_kiln run -d --name plain $IMG sleep 60
+  run_kiln exec plain sh -c 'grep NoNewPrivs /proc/self/status | tr -d "[:space:]"'
+  assert_equal "$KILN_STDOUT" "NoNewPrivs:0"
+  run_kiln exec plain probe syscall keyctl
+  assert_equal "$KILN_STDOUT" "EPERM"
+  run_kiln rm -f plain
+}
+
+@test "isolation: --security-opt seccomp=PROFILE.json loads a Docker-format profile" {
+  local profile=$BATS_TEST_TMPDIR/no-mkdir.json
+  cat >"$profile" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+JSON
+  run_kiln 1 run --rm --security-opt seccomp="$profile" $IMG mkdir /tmp/refused
+  assert_output_contains "Operation not permitted"
+  # What Docker's default refuses, this profile allows.
+  run_kiln run --rm --security-opt seccomp="$profile" $IMG probe syscall keyctl
+  [[ $KILN_STDOUT != EPERM ]] || die "keyctl refused under a profile that allows it"
+  run_kiln run --rm $IMG mkdir /tmp/allowed
+  # A broken or missing profile: one line naming the file, 125, no container left.
+  printf '{"defaultAction": ' >"$BATS_TEST_TMPDIR/broken.json"
+  run_kiln 125 run --rm --security-opt seccomp="$BATS_TEST_TMPDIR/broken.json" $IMG true
+  assert_equal "${#lines[@]}" 1
+  assert_output_contains "$BATS_TEST_TMPDIR/broken.json"
+  run_kiln 125 run --rm --security-opt seccomp="$BATS_TEST_TMPDIR/missing.json" $IMG true
+  assert_output_contains "missing.json"
+  run_kiln ps -aq
+  assert_equal "$KILN_STDOUT" ""
+}
+
 @test "isolation: writes outside the root file system are impossible" {
   local marker=$BATS_TEST_TMPDIR/outside
   run_kiln '?' run --rm $IMG sh -c "touch $marker; touch /../../outside-$$; ls /proc/1/root/ >/dev/null"

@@ -46,6 +46,10 @@ signal_run() {
   signal_run INT
 }
 
+@test "signals: SIGHUP to kiln reaches the container" {
+  signal_run HUP
+}
+
 @test "signals: --init is pid 1 and reaps orphans" {
   run_kiln run --rm --init $IMG sh -c 'echo $$; (sleep 0.2 &) ; sleep 0.5; ps -o stat,comm | grep -c "^Z" || true'
   assert_line 0 "2"
