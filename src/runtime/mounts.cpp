@@ -41,32 +41,55 @@ util::UniqueFd openat2_in_root(util::Fd root, const std::string& path, int flags
 }
 
 /// Opens (O_PATH) path beneath root as if root were "/", creating missing directories
-/// and, for Kind::file, an empty last component.
+/// and, for Kind::file, an empty last component. A dangling symlink on the way is
+/// followed inside root and its target created, as runc does: an image whose
+/// /etc/resolv.conf points to ../run/systemd/resolve/stub-resolv.conf gets that file.
 util::UniqueFd open_target(util::Fd root, std::string_view path, Kind kind) {
-  std::vector<std::string> parts;
-  for (auto& part : util::split(path, '/'))
-    if (!part.empty() && part != ".") parts.push_back(part);
-  std::string walked;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    std::string next = walked.empty() ? parts[i] : walked + "/" + parts[i];
+  constexpr int kMaxLinks = 40;  // the kernel's own limit per lookup
+  // The components still to walk, the next one last.
+  std::vector<std::string> todo;
+  auto push_front = [&todo](std::string_view more) {
+    auto parts = util::split(more, '/');
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it)
+      if (!it->empty() && *it != ".") todo.push_back(*it);
+  };
+  push_front(path);
+  std::string walked;  // resolved by openat2(RESOLVE_IN_ROOT) at every use
+  int links = 0;
+  while (!todo.empty()) {
+    std::string part = std::move(todo.back());
+    todo.pop_back();
+    bool last = todo.empty();
+    std::string next = walked.empty() ? part : walked + "/" + part;
     auto fd = openat2_in_root(root, next, O_PATH);
     if (!fd && errno == ENOENT) {
       auto parent = openat2_in_root(root, walked, O_PATH | O_DIRECTORY);
-      if (!parent) throw util::sys_error("open {} in the container", walked.empty() ? "/" : walked);
-      bool last = i + 1 == parts.size();
+      if (!parent) throw util::sys_error("open /{} in the container", walked);
+      struct stat info {};
+      if (::fstatat(parent.get(), part.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(info.st_mode)) {
+        // A dangling link: walk its target from here (or from root), then the rest.
+        if (++links > kMaxLinks) throw util::sys_error_code(ELOOP, "open /{} in the container", path);
+        char target[4096];
+        ssize_t n = ::readlinkat(parent.get(), part.c_str(), target, sizeof target - 1);
+        if (n <= 0) throw util::sys_error("readlink /{} in the container", next);
+        std::string_view link(target, static_cast<std::size_t>(n));
+        if (link.starts_with('/')) walked.clear();
+        push_front(link);
+        continue;
+      }
       if (last && kind == Kind::file) {
-        int created = ::openat(parent.get(), parts[i].c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        int created = ::openat(parent.get(), part.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (created < 0 && errno != EEXIST) throw util::sys_error("create /{} in the container", next);
         util::UniqueFd closer{util::adopt, created};
-      } else if (::mkdirat(parent.get(), parts[i].c_str(), 0755) < 0 && errno != EEXIST) {
+      } else if (::mkdirat(parent.get(), part.c_str(), 0755) < 0 && errno != EEXIST) {
         throw util::sys_error("mkdir /{} in the container", next);
       }
       fd = openat2_in_root(root, next, O_PATH);
     }
     if (!fd) throw util::sys_error("open /{} in the container", next);
-    walked = next;
+    walked = std::move(next);
   }
-  if (parts.empty()) return openat2_in_root(root, "", O_PATH | O_DIRECTORY);
+  if (walked.empty()) return openat2_in_root(root, "", O_PATH | O_DIRECTORY);
   return openat2_in_root(root, walked, O_PATH);
 }
 

@@ -208,6 +208,45 @@ IMG=localhost/busybox
   run_kiln rmi localhost/linked
 }
 
+@test "run: a dangling /etc/resolv.conf or /etc/hosts link gets its target created beneath the root" {
+  local host_resolv tar=$BATS_TEST_TMPDIR/dangling.tar dir=$BATS_TEST_TMPDIR/dangling
+  host_resolv=$(cat /etc/resolv.conf)
+  cp "$(busybox_tarball)" "$tar"
+  mkdir -p "$dir/etc"
+  # systemd's link, a relative one that climbs past the root, and an absolute one.
+  ln -s ../run/systemd/resolve/stub-resolv.conf "$dir/etc/resolv.conf"
+  ln -s ../../../../../kiln-escape-$$/hosts "$dir/etc/hosts"
+  ln -s /var/lib/box/hostname "$dir/etc/hostname"
+  tar --append -f "$tar" -C "$dir" etc/resolv.conf etc/hosts etc/hostname
+  run_kiln import -q "$tar" localhost/dangling
+  local check='cat /etc/resolv.conf; cat /run/systemd/resolve/stub-resolv.conf; grep -c localhost /kiln-escape-'$$'/hosts; cat /var/lib/box/hostname'
+  run_kiln run --rm --hostname dang localhost/dangling sh -c "$check"
+  assert_equal "$KILN_STDOUT" "$host_resolv"$'
+'"$host_resolv"$'
+2
+dang'
+  run_kiln run --name dang --hostname dang localhost/dangling sh -c "$check"
+  assert_equal "$KILN_STDOUT" "$host_resolv"$'
+'"$host_resolv"$'
+2
+dang'
+  [[ ! -e /kiln-escape-$$ ]] || die "a link's target was created outside the root"
+  run_kiln rm dang
+  # A loop is one line and 125, and leaves no container behind.
+  mkdir -p "$dir/loop/etc"
+  ln -s /etc/hosts.b "$dir/loop/etc/hosts"
+  ln -s /etc/hosts "$dir/loop/etc/hosts.b"
+  cp "$(busybox_tarball)" "$tar"
+  tar --append -f "$tar" -C "$dir/loop" etc/hosts etc/hosts.b
+  run_kiln import -q "$tar" localhost/loop
+  run_kiln 125 run --rm localhost/loop true
+  assert_output_contains "/etc/hosts"
+  assert_output_contains "symbolic links"
+  run_kiln ps -aq
+  assert_equal "$KILN_STDOUT" ""
+  run_kiln rmi localhost/dangling localhost/loop
+}
+
 @test "run: exit codes 0, 3, 125, 126, 127" {
   run_kiln 0 run --rm $IMG true
   run_kiln 3 run --rm $IMG sh -c 'exit 3'
