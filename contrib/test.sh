@@ -2,13 +2,14 @@
 # kiln's test command: run as root on a fresh Debian 12 machine (CI runs it with
 # CI=true). It installs the dependencies, creates the test users, copies the
 # checkout (and ../shared, where the conformance corpus lives) into a directory the
-# test user owns, builds there as that user, runs every doctest unit-test binary and
+# test user owns, builds there as that user, runs every doctest unit-test binary (and
+# the pure-logic ones again, built with AddressSanitizer and UBSan, as asan-NAME) and
 # every bats system test as the unprivileged user, and ends with ONE line:
 #   N passed, N failed, N skipped
 # counting test cases. The exit status is non-zero on any failure or when no test ran.
 #
 #   contrib/test.sh [PATTERN...]   only unit binaries / bats files whose name contains
-#                                  one of the patterns (e.g. "userns" or "005")
+#                                  one of the patterns (e.g. "userns", "asan" or "005")
 #
 # Extra runs of a bats file are asked for by a marker line in the file itself:
 #   # kiln-test-runs: single-id drivers
@@ -172,6 +173,34 @@ done
 # leaves out as skipped).
 if [[ -x $build/test/userns_test ]] && selected userns_test; then
   run_unit "$solo_user" userns_test "$build/test/userns_test"
+fi
+
+# ---- the pure-logic unit tests again under AddressSanitizer and UBSan -----------------
+# Parsers, references, tar path safety, whiteouts, the store's records and locks: the
+# code that reads untrusted input. A second build (shared libraries: the sanitizers do
+# not mix with the static libstdc++), only these test binaries; any report fails.
+readonly sanitized=(util image dockerfile conformance layer store archive archive_formats)
+san_selected=()
+for name in "${sanitized[@]}"; do selected "asan-${name}_test" && san_selected+=("$name"); done
+if ((${#san_selected[@]})); then
+  san_build=$work/build-san
+  san_targets=()
+  for name in "${san_selected[@]}"; do san_targets+=("test/${name}_test"); done
+  say "building ${#san_targets[@]} unit tests with -Db_sanitize=address,undefined"
+  if as_user "$test_user" -- meson setup "$san_build" "$work/src" \
+       -Db_sanitize=address,undefined -Db_lundef=false -Dstatic_deps=false -Dsystem_tests=false \
+       -Doptimization=1 -Ddebug=true "${werror[@]}" >"$logs/build-san.log" 2>&1 &&
+     as_user "$test_user" -- ninja -C "$san_build" -j2 "${san_targets[@]}" >>"$logs/build-san.log" 2>&1; then
+    for name in "${san_selected[@]}"; do
+      run_unit "$test_user" "asan-${name}_test" env ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$san_build/test/${name}_test"
+    done
+  else
+    tail -n 60 "$logs/build-san.log"
+    say "sanitizer build FAILED"
+    failed=$((failed + 1))
+    failed_names+=("build-san")
+  fi
 fi
 
 # ---- system tests: bats files as the unprivileged users ----------------------------

@@ -150,3 +150,24 @@ run_then_kill9() {
   grep -q is-a-tty "$out" || die "the container saw no terminal: $(cat "$out")"
   grep -q '^/dev/\(pts/[0-9]*\|console\)' "$out" || die "tty printed no terminal name: $(cat "$out")"
 }
+
+@test "signals: run -it in tmux: the window size, a resize, and Ctrl-C reach the container" {
+  command -v tmux >/dev/null || die "tmux is not installed (contrib/install-deps.sh --test installs it)"
+  local server=kiln-$$-$BATS_TEST_NUMBER i screen=
+  # The container prints its size at start and on SIGWINCH, and exits 5 on SIGINT.
+  tmux -L "$server" -f /dev/null new-session -d -x 91 -y 27 \
+    "$KILN run --rm -it $IMG sh -c 'stty size; trap \"stty size\" WINCH; trap \"echo got-int; exit 5\" INT; echo ready; while :; do sleep 0.1; done'; echo exit=\$?; sleep 60"
+  screen() { tmux -L "$server" capture-pane -p; }
+  for i in $(seq 100); do screen | grep -q ready && break; sleep 0.1; done
+  tmux -L "$server" resize-window -x 100 -y 30
+  for i in $(seq 50); do screen | grep -q '^30 100$' && break; sleep 0.1; done
+  tmux -L "$server" send-keys C-c
+  for i in $(seq 100); do screen | grep -q 'exit=' && break; sleep 0.1; done
+  screen=$(screen)
+  tmux -L "$server" kill-server || true
+  echo "$screen" >&2
+  grep -qx '27 91' <<<"$screen" || die "the container did not start with the window's size"
+  grep -qx '30 100' <<<"$screen" || die "the resize did not reach the container"
+  grep -q 'got-int' <<<"$screen" || die "Ctrl-C did not reach the container"
+  grep -qx 'exit=5' <<<"$screen" || die "kiln did not exit with the container's status 5"
+}
