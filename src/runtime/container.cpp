@@ -4,7 +4,6 @@
 #include "runtime/container.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -195,45 +194,14 @@ int run(const ContainerSpec& spec) {
     if (::isatty(STDIN_FILENO)) raw.emplace(util::Fd(STDIN_FILENO));
     copy_window_size(util::Fd(STDIN_FILENO), master);
   }
-
-  bool read_stdin = master && spec.stdin_open;
-  char buffer[16384];
-  auto pump = [&buffer](util::Fd from, util::Fd to) {  // false at EOF or EIO
-    ssize_t n = ::read(from.get(), buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) return true;
-    if (n <= 0) return false;
-    try {
-      util::write_all(to, std::string_view(buffer, static_cast<std::size_t>(n)));
-    } catch (const std::exception&) {
-    }
-    return true;
+  Supervised supervised{
+      .signals = signals.borrow(),
+      .master = master,
+      .copy_stdin = spec.stdin_open,
+      .reap = [&process] { return process.try_wait(); },
+      .forward = [&process](int sig) { process.kill(sig); },
   };
-  bool master_open = static_cast<bool>(master);
-  for (;;) {
-    struct pollfd fds[3] = {{signals.get(), POLLIN, 0}, {master.get(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-    nfds_t count = master_open ? (read_stdin ? 3 : 2) : 1;
-    if (::poll(fds, count, -1) < 0) {
-      if (errno == EINTR) continue;
-      throw util::sys_error("poll");
-    }
-    if (count > 1 && fds[1].revents) master_open = pump(master, util::Fd(STDOUT_FILENO));
-    if (count > 2 && fds[2].revents && !pump(util::Fd(STDIN_FILENO), master)) read_stdin = false;
-    if (fds[0].revents & POLLIN) {
-      struct signalfd_siginfo info {};
-      if (::read(signals.get(), &info, sizeof info) != sizeof info) continue;
-      int sig = static_cast<int>(info.ssi_signo);
-      if (sig == SIGCHLD) {
-        if (!process.try_wait()) continue;
-        // Drain what the command wrote before it exited.
-        while (master_open && ::poll(fds + 1, 1, 0) > 0 && pump(master, util::Fd(STDOUT_FILENO))) {
-        }
-        return process.wait();
-      }
-      // With a tty, the kernel itself signals the foreground group on a resize.
-      if (sig == SIGWINCH && master) copy_window_size(util::Fd(STDIN_FILENO), master);
-      else process.kill(sig);
-    }
-  }
+  return supervise(supervised);
 }
 
 }  // namespace kiln::runtime

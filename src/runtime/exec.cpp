@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -130,60 +129,24 @@ struct ExecChild {
 }
 
 /// Copies between our stdio and the pty (or just waits), forwarding signals; the status.
-int supervise(pid_t child, util::Fd signals, util::Fd master, bool copy_stdin) {
+int supervise_exec(pid_t child, util::Fd signals, util::Fd master, bool copy_stdin) {
   std::optional<RawTerminal> raw;
   if (master) {
     if (copy_stdin && ::isatty(STDIN_FILENO)) raw.emplace(util::Fd(STDIN_FILENO));
     copy_window_size(util::Fd(STDIN_FILENO), master);
   }
-  char buffer[16384];
-  auto pump = [&buffer](util::Fd from, util::Fd to) {
-    ssize_t n = ::read(from.get(), buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) return true;
-    if (n <= 0) return false;
-    try {
-      util::write_all(to, std::string_view(buffer, static_cast<std::size_t>(n)));
-    } catch (const std::exception&) {
-    }
-    return true;
+  Supervised supervised{
+      .signals = signals,
+      .master = master,
+      .copy_stdin = copy_stdin,
+      .reap = [child]() -> std::optional<int> {
+        int status = 0;
+        if (::waitpid(child, &status, WNOHANG) == child) return docker_exit_status(status);
+        return std::nullopt;
+      },
+      .forward = [child](int sig) { ::kill(child, sig); },
   };
-  bool master_open = static_cast<bool>(master);
-  bool read_stdin = master_open && copy_stdin;
-  auto reap = [&]() -> std::optional<int> {
-    int status = 0;
-    pid_t done = ::waitpid(child, &status, WNOHANG);
-    if (done == child) return docker_exit_status(status);
-    return std::nullopt;
-  };
-  for (;;) {
-    struct pollfd fds[3] = {{signals.get(), POLLIN, 0}, {master_open ? master.get() : -1, POLLIN, 0},
-                            {read_stdin ? STDIN_FILENO : -1, POLLIN, 0}};
-    if (::poll(fds, 3, -1) < 0) {
-      if (errno == EINTR) continue;
-      throw util::sys_error("poll");
-    }
-    if (fds[1].revents) master_open = pump(master, util::Fd(STDOUT_FILENO));
-    if (fds[2].revents && !pump(util::Fd(STDIN_FILENO), master)) read_stdin = false;
-    if (!(fds[0].revents & POLLIN)) continue;
-    struct signalfd_siginfo info {};
-    if (::read(signals.get(), &info, sizeof info) != sizeof info) continue;
-    int sig = static_cast<int>(info.ssi_signo);
-    if (sig == SIGCHLD) {
-      auto status = reap();
-      if (!status) continue;
-      while (master_open) {
-        struct pollfd p = {master.get(), POLLIN, 0};
-        if (::poll(&p, 1, 0) <= 0) break;
-        master_open = pump(master, util::Fd(STDOUT_FILENO));
-      }
-      return *status;
-    }
-    if (sig == SIGWINCH) {
-      if (master) copy_window_size(util::Fd(STDIN_FILENO), master);
-    } else {
-      ::kill(child, sig);
-    }
-  }
+  return supervise(supervised);
 }
 
 }  // namespace
@@ -289,7 +252,7 @@ int exec_in_container(const store::ContainerRecord& record, const ExecOptions& o
     throw;
   }
   if (options.detach) return 0;
-  return supervise(child, signals.borrow(), pty.master.borrow(), options.interactive);
+  return supervise_exec(child, signals.borrow(), pty.master.borrow(), options.interactive);
 }
 
 }  // namespace kiln::runtime

@@ -128,6 +128,17 @@ wait_for_log() {
   assert_output bg
 }
 
+@test "exec -i passes stdin; without -i stdin is empty" {
+  import_busybox
+  run_kiln run -d --name exin localhost/busybox sleep 100
+  local got
+  got=$(printf 'one\ntwo\n' | timeout 60 "$KILN" exec -i exin sh -c 'wc -l; cat' 2>/dev/null)
+  assert_equal "$got" "2" "lines seen by exec -i"
+  got=$(printf 'one\n' | timeout 60 "$KILN" exec exin sh -c 'wc -l' 2>/dev/null)
+  assert_equal "$got" "0" "lines seen by exec without -i"
+  run_kiln rm -f exin
+}
+
 @test "exec has the container's capabilities and user; -u switches user" {
   import_busybox
   run_kiln run -d --name capped --cap-drop NET_RAW localhost/busybox sh -c 'probe caps > /tmp/caps; sleep 100'

@@ -171,3 +171,23 @@ run_then_kill9() {
   grep -q 'got-int' <<<"$screen" || die "Ctrl-C did not reach the container"
   grep -qx 'exit=5' <<<"$screen" || die "kiln did not exit with the container's status 5"
 }
+
+@test "signals: exec -it in tmux: a terminal of the window's size, and Ctrl-C reaches the exec'd command" {
+  command -v tmux >/dev/null || die "tmux is not installed (contrib/install-deps.sh --test installs it)"
+  run_kiln run -d --name tty-target $IMG sleep 120
+  local server=kiln-$$-$BATS_TEST_NUMBER i screen=
+  tmux -L "$server" -f /dev/null new-session -d -x 83 -y 21 \
+    "$KILN exec -it tty-target sh -c 'stty size; tty; trap \"echo got-int; exit 6\" INT; echo ready; while :; do sleep 0.1; done'; echo exit=\$?; sleep 60"
+  screen() { tmux -L "$server" capture-pane -p; }
+  for i in $(seq 100); do screen | grep -q ready && break; sleep 0.1; done
+  tmux -L "$server" send-keys C-c
+  for i in $(seq 100); do screen | grep -q 'exit=' && break; sleep 0.1; done
+  screen=$(screen)
+  tmux -L "$server" kill-server || true
+  echo "$screen" >&2
+  run_kiln rm -f tty-target
+  grep -qx '21 83' <<<"$screen" || die "exec -t did not get the window's size"
+  grep -q '^/dev/pts/[0-9]' <<<"$screen" || die "exec -t gave no terminal"
+  grep -q 'got-int' <<<"$screen" || die "Ctrl-C did not reach the exec'd command"
+  grep -qx 'exit=6' <<<"$screen" || die "kiln exec did not exit with the command's status 6"
+}
