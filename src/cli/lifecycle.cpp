@@ -9,6 +9,7 @@
 
 #include "cli/command.hpp"
 #include "cli/context.hpp"
+#include "cli/env_args.hpp"
 #include "runtime/create.hpp"
 #include "runtime/exec.hpp"
 #include "runtime/lifecycle.hpp"
@@ -103,10 +104,7 @@ int run_exec(const Args& args) {
   runtime::ExecOptions options;
   const auto& pos = args.positional();
   options.args.assign(pos.begin() + 1, pos.end());
-  for (const auto& e : args.all("env")) {
-    if (e.find('=') != std::string::npos) options.env.push_back(e);
-    else if (const char* value = std::getenv(e.c_str())) options.env.push_back(e + "=" + value);
-  }
+  for (const auto& e : args.all("env")) add_env_arg(options.env, e);
   options.user = args.get("user");
   options.workdir = args.get("workdir");
   options.tty = args.flag("tty");

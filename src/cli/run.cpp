@@ -16,6 +16,7 @@
 #include "archive/lookup.hpp"
 #include "cli/command.hpp"
 #include "cli/context.hpp"
+#include "cli/env_args.hpp"
 #include "image/reference.hpp"
 #include "registry/client.hpp"
 #include "registry/progress.hpp"
@@ -32,31 +33,6 @@
 namespace kiln::cli {
 namespace {
 
-// -e NAME takes NAME from kiln's environment (left out when unset), as docker does.
-void add_env(std::vector<std::string>& env, const std::string& entry) {
-  if (entry.find('=') != std::string::npos) {
-    env.push_back(entry);
-    return;
-  }
-  if (const char* value = std::getenv(entry.c_str())) env.push_back(entry + "=" + value);
-}
-
-std::vector<std::string> read_env_file(const std::string& path) {
-  std::vector<std::string> env;
-  std::string text;
-  try {
-    text = util::read_file(path);
-  } catch (...) {
-    util::rethrow_with("read env file {}", path);
-  }
-  for (const auto& raw : util::split(text, '\n')) {
-    auto line = util::trim(raw);
-    if (line.empty() || line[0] == '#') continue;
-    add_env(env, std::string(line));
-  }
-  return env;
-}
-
 runtime::CreateOptions create_options(const Args& args) {
   runtime::CreateOptions o;
   const auto& pos = args.positional();
@@ -66,7 +42,7 @@ runtime::CreateOptions create_options(const Args& args) {
   o.entrypoint = args.get("entrypoint");
   for (const auto& file : args.all("env-file"))
     for (auto& e : read_env_file(file)) o.env.push_back(std::move(e));
-  for (const auto& e : args.all("env")) add_env(o.env, e);
+  for (const auto& e : args.all("env")) add_env_arg(o.env, e);
   o.workdir = args.get("workdir");
   o.user = args.get("user");
   o.hostname = args.get("hostname");

@@ -208,6 +208,8 @@ void read_child_error(util::Fd fd) {
       throw Error(fmt::format("exec \"{}\": {}", name, std::strerror(error)), ErrorKind::not_executable);
     throw util::sys_error_code(error, "exec \"{}\"", name);
   };
+  // An empty name is no file at all, as runc says; a PATH search would find directories.
+  if (name.empty()) fail(ErrorKind::command_not_found, "executable file not found in $PATH: \"\"");
   if (name.find('/') != std::string::npos) {
     ::execve(name.c_str(), argv.data(), envp.data());
     fail_exec(errno);

@@ -97,8 +97,11 @@ std::string fd_path(util::Fd fd) { return fmt::format("/proc/self/fd/{}", fd.get
 
 void mount_or_throw(const char* source, const std::string& target, const char* type, unsigned long flags,
                     const std::string& data, std::string_view shown_target) {
-  if (::mount(source, target.c_str(), type, flags, data.empty() ? nullptr : data.c_str()) < 0)
-    throw util::sys_error("mount {} on {}", type ? type : source, shown_target);
+  if (::mount(source, target.c_str(), type, flags, data.empty() ? nullptr : data.c_str()) < 0) {
+    // The options are named: EINVAL from a --tmpfs option is about them, not the path.
+    if (data.empty()) throw util::sys_error("mount {} on {}", type ? type : source, shown_target);
+    throw util::sys_error("mount {} on {} with options \"{}\"", type ? type : source, shown_target, data);
+  }
 }
 
 /// Mounts onto `path` inside root: resolves (creating) the target, mounts through its fd.

@@ -258,6 +258,30 @@ dang'
   assert_output_contains "nosuchcommand"
 }
 
+@test "run: bad input is one line naming it, 125 (127 for an empty command), and no container" {
+  local envfile=$BATS_TEST_TMPDIR/env.list
+  run_kiln 125 run --rm -e =x $IMG true
+  assert_output 'kiln: run: invalid environment variable "=x": no name'
+  printf 'GOOD=1\nBAD NAME=2\n' >"$envfile"
+  run_kiln 125 run --rm --env-file "$envfile" $IMG true
+  assert_output "kiln: run: $envfile:2: variable \"BAD NAME\" contains white space"
+  run_kiln 125 exec -e =x nosuchcontainer true
+  assert_output_contains 'invalid environment variable "=x"'
+  run_kiln 125 run --rm --tmpfs /t:size=bogus $IMG true
+  assert_equal "${#lines[@]}" 1
+  assert_output_contains 'mount tmpfs on /t with options "size=bogus'
+  run_kiln 125 run --rm -u nosuchuser $IMG true
+  assert_output "kiln: unable to find user nosuchuser: no matching entries in passwd file"
+  run_kiln 125 run --rm --cap-add BOGUS $IMG true
+  assert_output 'kiln: unknown capability: "CAP_BOGUS"'
+  run_kiln 125 run --rm -v /tmp:relative $IMG true
+  assert_output 'kiln: run: invalid volume "relative": the container path must be absolute'
+  run_kiln 127 run --rm $IMG ''
+  assert_output 'kiln: executable file not found in $PATH: ""'
+  run_kiln ps -aq
+  assert_equal "$KILN_STDOUT" ""
+}
+
 @test "run: -i passes stdin; without -i stdin is empty" {
   run bash -c "echo piped | '$KILN' run --rm -i $IMG cat 2>/dev/null"
   assert_equal "$output" "piped"

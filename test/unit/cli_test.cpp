@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cli/command.hpp"
+#include "cli/env_args.hpp"
 #include "cli/format.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
@@ -98,5 +99,28 @@ TEST_CASE("man pages carry every option") {
       for (char c : opt.long_name) escaped += c == '-' ? std::string("\\-") : std::string(1, c);
       CHECK(page.find("\\-\\-" + escaped) != std::string::npos);
     }
+  }
+}
+
+TEST_CASE("-e and --env-file as docker reads them") {
+  std::vector<std::string> env;
+  add_env_arg(env, "A=1");
+  add_env_arg(env, "B=");
+  add_env_arg(env, "C=x=y");
+  ::setenv("KILN_TEST_FROM_HOST", "host", 1);
+  add_env_arg(env, "KILN_TEST_FROM_HOST");
+  ::unsetenv("KILN_TEST_UNSET_NAME");
+  add_env_arg(env, "KILN_TEST_UNSET_NAME");  // unset: left out
+  CHECK(env == std::vector<std::string>{"A=1", "B=", "C=x=y", "KILN_TEST_FROM_HOST=host"});
+  CHECK_THROWS_WITH(add_env_arg(env, "=x"), "invalid environment variable \"=x\": no name");
+
+  CHECK_THROWS_WITH(parse_env_file("A=1\nB C=2\n", "env.list"), "env.list:2: variable \"B C\" contains white space");
+  CHECK(parse_env_file("# c\n\n  A=1 2\nKILN_TEST_FROM_HOST\n", "f") ==
+        std::vector<std::string>{"A=1 2", "KILN_TEST_FROM_HOST=host"});
+  try {
+    parse_env_file("ok=1\n=x\n", "env.list");
+    FAIL("no error for an empty name");
+  } catch (const std::exception& e) {
+    CHECK(util::describe(e) == "env.list:2: invalid environment variable \"=x\": no name");
   }
 }
