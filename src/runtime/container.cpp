@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -132,6 +133,8 @@ ContainerProcess start(const ContainerSpec& spec, StartOptions options) {
   args.sync_fd = sync.read.get();
   args.error_fd = errors.write.get();
   args.terminal_fd = terminal_child.get();
+  if (struct winsize size {}; spec.tty && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_row && size.ws_col)
+    args.window = size;
 
   unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
   if (spec.network == NetworkMode::none) flags |= CLONE_NEWNET;

@@ -85,13 +85,16 @@ void attach_stdio(const ChildArgs& args) {
 /// Inside the container's devpts (after the pivot), so the pty belongs to the
 /// container; before switch_user, which may lose the right to chown it. The master goes
 /// to kiln; the slave becomes the controlling terminal and 0, 1, 2.
-void attach_terminal(int socket_fd, const UserIds& user) {
+void attach_terminal(int socket_fd, const UserIds& user, const std::optional<struct winsize>& window) {
   util::UniqueFd master{util::adopt, ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)};
   if (!master) throw util::sys_error("open /dev/ptmx");
   int unlock = 0;
   if (::ioctl(master.get(), TIOCSPTLCK, &unlock) < 0) throw util::sys_error("unlock pty");
   util::UniqueFd slave{util::adopt, ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY)};
   if (!slave) throw util::sys_error("open pty peer");
+  // The size is set here, not by kiln once the master arrives: the command may ask for
+  // it at once (stty size, a shell's first prompt).
+  if (window && ::ioctl(master.get(), TIOCSWINSZ, &*window) < 0) util::debug("set the pty's size: {}", std::strerror(errno));
   if (::fchown(slave.get(), user.uid, user.gid) < 0) util::debug("chown pty: {}", std::strerror(errno));
   if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) throw util::sys_error("make the pty the controlling terminal");
   // /dev/console is the container's terminal too, as runc makes it.
@@ -245,7 +248,7 @@ void container_main(const ChildArgs& args) noexcept try {
   prepare_cwd(spec.cwd);
   mask_paths();
   if (spec.read_only_rootfs) remount_root_read_only();
-  if (spec.tty) attach_terminal(args.terminal_fd, spec.user);
+  if (spec.tty) attach_terminal(args.terminal_fd, spec.user, args.window);
 
   set_hostname(spec.hostname);
   if (spec.network == NetworkMode::none) bring_up_loopback();

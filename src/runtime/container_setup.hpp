@@ -3,6 +3,8 @@
 // runs, and the error pipe that carries a failure back. Internal to the runtime.
 #pragma once
 
+#include <sys/ioctl.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +27,7 @@ struct ChildArgs {
   int close_fds[3] = {-1, -1, -1};     // the parent's ends, closed first in the child
   int error_fd = -1;                   // write end, O_CLOEXEC: EOF at exec means success
   int terminal_fd = -1;                // socket for the pty master (spec.tty)
+  std::optional<struct winsize> window;  // the pty's size before the command starts
 };
 
 /// The child after clone: runs the setup script and execs the command; never returns.

@@ -232,7 +232,11 @@ int exec_in_container(const store::ContainerRecord& record, const ExecOptions& o
   args.path_dirs = util::split(path, ':');
 
   Pty pty;
-  if (options.tty) pty = open_pty(spec.user);
+  if (options.tty) {
+    pty = open_pty(spec.user);
+    // Before the command starts: it may ask for its size at once.
+    copy_window_size(util::Fd(STDIN_FILENO), pty.master.borrow());
+  }
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) < 0) throw util::sys_error("pipe2");
   util::UniqueFd error_read{util::adopt, pipe_fds[0]}, error_write{util::adopt, pipe_fds[1]};
