@@ -192,11 +192,8 @@ int run(const ContainerSpec& spec) {
 
   ContainerProcess process = start(spec);
   util::Fd master = process.terminal();
-  std::optional<RawTerminal> raw;
-  if (master) {
-    if (::isatty(STDIN_FILENO)) raw.emplace(util::Fd(STDIN_FILENO));
-    copy_window_size(util::Fd(STDIN_FILENO), master);
-  }
+  std::optional<RawTerminal> raw;  // the pty has our window's size from start() already
+  if (master && ::isatty(STDIN_FILENO)) raw.emplace(util::Fd(STDIN_FILENO));
   Supervised supervised{
       .signals = signals.borrow(),
       .master = master,

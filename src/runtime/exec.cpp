@@ -130,11 +130,8 @@ struct ExecChild {
 
 /// Copies between our stdio and the pty (or just waits), forwarding signals; the status.
 int supervise_exec(pid_t child, util::Fd signals, util::Fd master, bool copy_stdin) {
-  std::optional<RawTerminal> raw;
-  if (master) {
-    if (copy_stdin && ::isatty(STDIN_FILENO)) raw.emplace(util::Fd(STDIN_FILENO));
-    copy_window_size(util::Fd(STDIN_FILENO), master);
-  }
+  std::optional<RawTerminal> raw;  // the pty got our window's size before the fork
+  if (master && copy_stdin && ::isatty(STDIN_FILENO)) raw.emplace(util::Fd(STDIN_FILENO));
   Supervised supervised{
       .signals = signals,
       .master = master,

@@ -40,6 +40,12 @@ util::UniqueFd openat2_in_root(util::Fd root, const std::string& path, int flags
   return util::UniqueFd{util::adopt, static_cast<int>(fd)};
 }
 
+/// A path inside the container as messages show it: with one leading slash.
+std::string shown(std::string_view path) {
+  while (path.starts_with('/')) path.remove_prefix(1);
+  return "/" + std::string(path);
+}
+
 /// Opens (O_PATH) path beneath root as if root were "/", creating missing directories
 /// and, for Kind::file, an empty last component. A dangling symlink on the way is
 /// followed inside root and its target created, as runc does: an image whose
@@ -68,7 +74,7 @@ util::UniqueFd open_target(util::Fd root, std::string_view path, Kind kind) {
       struct stat info {};
       if (::fstatat(parent.get(), part.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(info.st_mode)) {
         // A dangling link: walk its target from here (or from root), then the rest.
-        if (++links > kMaxLinks) throw util::sys_error_code(ELOOP, "open /{} in the container", path);
+        if (++links > kMaxLinks) throw util::sys_error_code(ELOOP, "open {} in the container", shown(path));
         char target[4096];
         ssize_t n = ::readlinkat(parent.get(), part.c_str(), target, sizeof target - 1);
         if (n <= 0) throw util::sys_error("readlink /{} in the container", next);

@@ -236,8 +236,9 @@ int run_session(store::Store& store, store::ContainerRecord record, const Sessio
   std::optional<RawTerminal> raw;
   bool copy_stdin = false;
   if (master && !options.detached) {
+    // The pty already has our window's size (start() passed it to the container); a
+    // resize since then waits on the signalfd as SIGWINCH.
     if (::isatty(STDIN_FILENO)) raw.emplace(util::Fd(STDIN_FILENO));
-    copy_window_size(util::Fd(STDIN_FILENO), master);
     copy_stdin = spec.stdin_open;
   }
 
