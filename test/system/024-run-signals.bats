@@ -151,21 +151,37 @@ run_then_kill9() {
   grep -q '^/dev/\(pts/[0-9]*\|console\)' "$out" || die "tty printed no terminal name: $(cat "$out")"
 }
 
-@test "signals: run -it in tmux: the window size, a resize, and Ctrl-C reach the container" {
+# tmux_start COLS ROWS COMMAND: COMMAND in a detached tmux session of that size on a server
+# of this test's own, followed by "exit=STATUS" when it ends.
+tmux_start() {
   command -v tmux >/dev/null || die "tmux is not installed (contrib/install-deps.sh --test installs it)"
-  local server=kiln-$$-$BATS_TEST_NUMBER i screen=
-  # The container prints its size at start and on SIGWINCH, and exits 5 on SIGINT.
-  tmux -L "$server" -f /dev/null new-session -d -x 91 -y 27 \
-    "$KILN run --rm -it $IMG sh -c 'stty size; trap \"stty size\" WINCH; trap \"echo got-int; exit 5\" INT; echo ready; while :; do sleep 0.1; done'; echo exit=\$?; sleep 60"
-  screen() { tmux -L "$server" capture-pane -p; }
-  for i in $(seq 100); do screen | grep -q ready && break; sleep 0.1; done
-  tmux -L "$server" resize-window -x 100 -y 30
-  for i in $(seq 50); do screen | grep -q '^30 100$' && break; sleep 0.1; done
-  tmux -L "$server" send-keys C-c
-  for i in $(seq 100); do screen | grep -q 'exit=' && break; sleep 0.1; done
-  screen=$(screen)
-  tmux -L "$server" kill-server || true
+  TMUX_SERVER=kiln-$$-$BATS_TEST_NUMBER
+  tmux -L "$TMUX_SERVER" -f /dev/null new-session -d -x "$1" -y "$2" "$3; echo exit=\$?; sleep 60"
+}
+tmux_screen() { tmux -L "$TMUX_SERVER" capture-pane -p; }
+# tmux_wait_for PATTERN [TRIES]: waits TRIES tenths of a second (default 100) for a line
+# matching PATTERN (grep) on the screen.
+tmux_wait_for() {
+  local i
+  for i in $(seq "${2:-100}"); do tmux_screen | grep -q "$1" && return 0; sleep 0.1; done
+}
+# tmux_finish: the screen in $screen (and the test's log), then the server stops.
+tmux_finish() {
+  screen=$(tmux_screen)
+  tmux -L "$TMUX_SERVER" kill-server || true
   echo "$screen" >&2
+}
+
+@test "signals: run -it in tmux: the window size, a resize, and Ctrl-C reach the container" {
+  local screen=
+  # The container prints its size at start and on SIGWINCH, and exits 5 on SIGINT.
+  tmux_start 91 27 "$KILN run --rm -it $IMG sh -c 'stty size; trap \"stty size\" WINCH; trap \"echo got-int; exit 5\" INT; echo ready; while :; do sleep 0.1; done'"
+  tmux_wait_for ready
+  tmux -L "$TMUX_SERVER" resize-window -x 100 -y 30
+  tmux_wait_for '^30 100$' 50
+  tmux -L "$TMUX_SERVER" send-keys C-c
+  tmux_wait_for 'exit='
+  tmux_finish
   grep -qx '27 91' <<<"$screen" || die "the container did not start with the window's size"
   grep -qx '30 100' <<<"$screen" || die "the resize did not reach the container"
   grep -q 'got-int' <<<"$screen" || die "Ctrl-C did not reach the container"
@@ -173,18 +189,13 @@ run_then_kill9() {
 }
 
 @test "signals: exec -it in tmux: a terminal of the window's size, and Ctrl-C reaches the exec'd command" {
-  command -v tmux >/dev/null || die "tmux is not installed (contrib/install-deps.sh --test installs it)"
+  local screen=
   run_kiln run -d --name tty-target $IMG sleep 120
-  local server=kiln-$$-$BATS_TEST_NUMBER i screen=
-  tmux -L "$server" -f /dev/null new-session -d -x 83 -y 21 \
-    "$KILN exec -it tty-target sh -c 'stty size; tty; trap \"echo got-int; exit 6\" INT; echo ready; while :; do sleep 0.1; done'; echo exit=\$?; sleep 60"
-  screen() { tmux -L "$server" capture-pane -p; }
-  for i in $(seq 100); do screen | grep -q ready && break; sleep 0.1; done
-  tmux -L "$server" send-keys C-c
-  for i in $(seq 100); do screen | grep -q 'exit=' && break; sleep 0.1; done
-  screen=$(screen)
-  tmux -L "$server" kill-server || true
-  echo "$screen" >&2
+  tmux_start 83 21 "$KILN exec -it tty-target sh -c 'stty size; tty; trap \"echo got-int; exit 6\" INT; echo ready; while :; do sleep 0.1; done'"
+  tmux_wait_for ready
+  tmux -L "$TMUX_SERVER" send-keys C-c
+  tmux_wait_for 'exit='
+  tmux_finish
   run_kiln rm -f tty-target
   grep -qx '21 83' <<<"$screen" || die "exec -t did not get the window's size"
   grep -q '^/dev/pts/[0-9]' <<<"$screen" || die "exec -t gave no terminal"
